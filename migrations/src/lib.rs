@@ -1,0 +1,23 @@
+//! Schema migrations for Switchboard. Run at start-up and by `switchboard migrate`.
+//! Each migration owns the tables of one module; no data migrations live here.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_journal;
+mod m20261125_000002_directory;
+mod m20261125_000003_auth;
+mod m20261125_000004_access;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_journal::Migration),
+            Box::new(m20261125_000002_directory::Migration),
+            Box::new(m20261125_000003_auth::Migration),
+            Box::new(m20261125_000004_access::Migration),
+        ]
+    }
+}

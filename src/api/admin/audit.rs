@@ -1,0 +1,46 @@
+//! The audit log: who changed what, when, from where.
+
+use axum::{Json, Router, extract::State, routing::get};
+use serde::Deserialize;
+
+use crate::{
+    api::{Admin, ApiError, ApiQuery, ErrorBody},
+    app::AppState,
+    store::{AuditQuery, AuditRecord},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/admin/audit", get(list))
+}
+
+/// Audit filters; entries come newest first.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditParams {
+    /// Only entries about this department, person, role, …
+    pub entity_id: Option<uuid::Uuid>,
+    /// Only entries older than this entry id (the `id` of the last entry of the previous page).
+    pub before: Option<i64>,
+    /// 1-1000, default 100.
+    pub limit: Option<u64>,
+}
+
+/// Reads the audit log.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin: audit", security(("bearer" = [])),
+    params(AuditParams),
+    responses((status = 200, body = Vec<AuditRecord>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    let records = state
+        .directory
+        .journal()
+        .audit_log(&AuditQuery {
+            entity_id: params.entity_id,
+            before_id: params.before,
+            limit: params.limit.unwrap_or(100),
+        })
+        .await?;
+    Ok(Json(records))
+}

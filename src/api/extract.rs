@@ -1,0 +1,109 @@
+//! Extractors: request parts become typed, authorised values before a handler runs, so a
+//! handler that forgets authorisation does not compile, and every rejection has our JSON shape.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts},
+    http::{HeaderMap, request::Parts},
+};
+
+use super::ApiError;
+use crate::{
+    app::AppState,
+    auth::Principal,
+    store::{Actor, Source},
+};
+
+/// A JSON body whose rejections are `ApiError`s.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Path parameters whose rejections are `ApiError`s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// Query parameters whose rejections are `ApiError`s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Any authenticated caller.
+pub struct Caller(pub Principal);
+
+/// An authenticated caller with admin rights.
+pub struct Admin(pub Principal);
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        Ok(Self(state.auth.authenticate(token)?))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if !principal.is_admin {
+            return Err(ApiError::Forbidden("this needs admin rights".into()));
+        }
+        Ok(Self(principal))
+    }
+}
+
+impl Caller {
+    /// The caller as the audit log names them.
+    pub fn actor(&self, parts: &RemoteAddr) -> Actor {
+        actor_of(&self.0, parts)
+    }
+}
+
+impl Admin {
+    pub fn actor(&self, remote: &RemoteAddr) -> Actor {
+        actor_of(&self.0, remote)
+    }
+}
+
+fn actor_of(principal: &Principal, remote: &RemoteAddr) -> Actor {
+    Actor {
+        name: principal.name.clone(),
+        source: Source::Api,
+        remote_addr: remote.0.clone(),
+    }
+}
+
+/// The client's address as the socket saw it (for the audit log).
+pub struct RemoteAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string()),
+        ))
+    }
+}

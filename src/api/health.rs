@@ -1,0 +1,58 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = String), (status = 503, body = String)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if crate::store::ping(state.directory.db()).await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let (version, staff, departments) = {
+        let replica = state.directory.read();
+        (
+            replica.version().0,
+            replica.staff_count(),
+            replica.department_count(),
+        )
+    };
+    let mut text = state.metrics.render();
+    text.push_str(&format!(
+        "# HELP switchboard_directory_version Newest committed directory version.\n\
+         # TYPE switchboard_directory_version gauge\nswitchboard_directory_version {version}\n\
+         # HELP switchboard_staff Staff records in the directory.\n\
+         # TYPE switchboard_staff gauge\nswitchboard_staff {staff}\n\
+         # HELP switchboard_departments Departments in the directory.\n\
+         # TYPE switchboard_departments gauge\nswitchboard_departments {departments}\n"
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,31 @@
+//! The JSON REST API: thin handlers that parse, authorise, call a module and render.
+//! Each resource has its own file exporting a `router()`; this file merges them.
+
+pub mod admin;
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod openapi;
+
+pub use error::{ApiError, ErrorBody};
+pub use extract::{Admin, ApiJson, ApiPath, ApiQuery, Caller, RemoteAddr};
+pub use openapi::ApiDoc;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// Every API route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(openapi::router())
+        .merge(auth::router())
+        .merge(admin::router())
+}
+
+/// The answer to an unknown path, in the API's error shape.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}

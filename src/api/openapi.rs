@@ -1,0 +1,52 @@
+//! The OpenAPI document, generated from the handlers' annotations and served at
+//! `/api/openapi.json`.
+
+use axum::{Json, Router, routing::get};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use super::{admin, auth, health};
+use crate::app::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "Directory, contact views and messaging. Authenticate with POST /api/v1/auth/login, then send `Authorization: Bearer <token>`. Errors are `{\"error\":{\"code\",\"message\"}}`."
+    ),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        auth::login, auth::logout, auth::me,
+        admin::departments::list, admin::departments::create, admin::departments::show,
+        admin::departments::update, admin::departments::remove, admin::departments::members,
+        admin::staff::list, admin::staff::create, admin::staff::show, admin::staff::update,
+        admin::staff::remove, admin::staff::disable, admin::staff::enable,
+        admin::staff::set_departments, admin::staff::set_password, admin::staff::set_admin,
+        admin::fields::list, admin::fields::define, admin::fields::remove,
+        admin::audit::list,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(openapi_json))
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

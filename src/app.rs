@@ -1,0 +1,194 @@
+//! Wiring: builds every module from the configuration, owns the shared `AppState` and the
+//! router. `main` and the tests start the very same `Application`.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, extract::DefaultBodyLimit, http::Request, middleware};
+use tokio::net::TcpListener;
+use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, trace::TraceLayer};
+
+use crate::{
+    api,
+    auth::{self, Auth, AuthError},
+    config::Config,
+    demo,
+    directory::{Directory, DirectoryError},
+    observability::{self, Metrics},
+    store::{self, Journal, StoreError},
+};
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub directory: Arc<Directory>,
+    pub auth: Arc<Auth>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("token key: {0}")]
+    TokenKey(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("auth: {0}")]
+    Auth(#[from] AuthError),
+}
+
+/// A built service, bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Opens the database and applies migrations (what `switchboard migrate` does).
+pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, StartupError> {
+    if config.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let db = store::connect(&config.database_url).await?;
+    store::migrate(&db).await?;
+    Ok(db)
+}
+
+impl Application {
+    /// Opens storage, loads the directory, bootstraps the admin, seeds the demo company when
+    /// asked, and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = open_database(&config).await?;
+        let journal = Arc::new(Journal::open(db).await?);
+        let directory = Arc::new(Directory::load(journal.clone()).await?);
+        let token_key = auth::load_token_key(config.token_secret.as_ref(), &config.data_dir)
+            .map_err(StartupError::TokenKey)?;
+        let auth = Arc::new(
+            Auth::open(
+                journal.clone(),
+                directory.clone(),
+                &token_key,
+                config.token_ttl,
+            )
+            .await?,
+        );
+
+        if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
+            // Shown once, on the console only (never through tracing, whose output may be shipped).
+            println!(
+                "\n  Created the admin account.\n  login:    admin\n  password: {password}\n  (shown once; set SWITCHBOARD_ADMIN_PASSWORD to choose it)\n"
+            );
+        }
+        if config.demo {
+            demo::seed_if_empty(&directory, &auth).await?;
+        }
+
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            config: Arc::new(config),
+            directory,
+            auth,
+            metrics: Arc::new(Metrics::default()),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (port 0 becomes a real port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(%addr, "switchboard listening");
+        let app = router(self.state);
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// The whole HTTP surface with its middleware.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+        )
+    });
+    api::router()
+        .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observability::track,
+        ))
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(|_| {
+            use axum::response::IntoResponse;
+            api::ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
+        .layer(trace)
+        .with_state(state)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,498 @@
+//! Authentication: local accounts with argon2 hashes, signed expiring bearer tokens, and the
+//! check every API call makes. It owns the `accounts` table and never reads another module's
+//! tables; whether a staff member is active comes from the directory's replica.
+
+mod accounts;
+mod limiter;
+pub mod password;
+mod token;
+
+pub use accounts::Account;
+pub use token::{Claims, TokenRejection, TokenSigner};
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use rand::RngExt;
+use uuid::Uuid;
+
+use crate::{
+    config::Secret,
+    directory::{Directory, StaffId},
+    store::{Actor, AuditEntry, EntityKind, Journal, StoreError},
+};
+
+/// Why a login or a token was refused, or auth failed inside.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid login or password")]
+    InvalidCredentials,
+    #[error("too many failed logins for this account; try again in {0} seconds")]
+    TooManyAttempts(u64),
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token expired")]
+    Expired,
+    #[error("token revoked")]
+    Revoked,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("internal: {0}")]
+    Internal(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for AuthError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Store(StoreError::Db(err))
+    }
+}
+
+/// Who is calling, once their token checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub account_id: Uuid,
+    pub staff_id: Option<StaffId>,
+    pub is_admin: bool,
+    /// How the caller is named in audit lines.
+    pub name: String,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    /// Seconds since the Unix epoch.
+    pub expires_at: i64,
+    pub staff_id: Option<StaffId>,
+    pub is_admin: bool,
+}
+
+/// The shortest password accepted for a local account.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Default)]
+struct AccountCache {
+    by_id: HashMap<Uuid, Account>,
+    by_login: HashMap<String, Uuid>,
+    by_staff: HashMap<StaffId, Uuid>,
+}
+
+impl AccountCache {
+    fn put(&mut self, account: Account) {
+        if let Some(login) = &account.login {
+            self.by_login.insert(login.clone(), account.id);
+        }
+        if let Some(staff) = account.staff_id {
+            self.by_staff.insert(staff, account.id);
+        }
+        self.by_id.insert(account.id, account);
+    }
+}
+
+/// The authentication service.
+pub struct Auth {
+    journal: Arc<Journal>,
+    directory: Arc<Directory>,
+    signer: TokenSigner,
+    ttl: Duration,
+    cache: RwLock<AccountCache>,
+    limiter: limiter::FailedLogins,
+    /// Verified against when the login is unknown, so timing does not reveal which logins exist.
+    dummy_hash: String,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the token key from `secret`, or from `<data_dir>/token.key`, creating it (mode 0600)
+/// with 32 random bytes on first start.
+pub fn load_token_key(secret: Option<&Secret>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
+    if let Some(secret) = secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = data_dir.join("token.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => hex::decode(text.trim()).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not hex", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = rand::rng().random();
+            std::fs::create_dir_all(data_dir)?;
+            write_private(&path, hex::encode(key).as_bytes())?;
+            Ok(key.to_vec())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+/// A random password for the bootstrap admin, shown once.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Auth {
+    /// Loads the accounts and prepares token signing.
+    pub async fn open(
+        journal: Arc<Journal>,
+        directory: Arc<Directory>,
+        token_key: &[u8],
+        ttl: Duration,
+    ) -> Result<Self, AuthError> {
+        let mut cache = AccountCache::default();
+        for account in accounts::load_all(journal.db()).await? {
+            cache.put(account);
+        }
+        Ok(Self {
+            journal,
+            directory,
+            signer: TokenSigner::new(token_key),
+            ttl,
+            cache: RwLock::new(cache),
+            limiter: limiter::FailedLogins::new(10, Duration::from_secs(15 * 60)),
+            dummy_hash: password::hash("not a real password").await?,
+        })
+    }
+
+    /// Creates the `admin` service account on first start. Returns the password when it was
+    /// generated here (to be shown once), `None` when the account existed or one was given.
+    pub async fn bootstrap_admin(
+        &self,
+        password: Option<&Secret>,
+    ) -> Result<Option<String>, AuthError> {
+        if read(&self.cache).by_login.contains_key("admin") {
+            return Ok(None);
+        }
+        let (password, generated) = match password {
+            Some(p) => (p.expose().to_owned(), false),
+            None => (random_password(), true),
+        };
+        let account = Account {
+            id: Uuid::now_v7(),
+            login: Some("admin".into()),
+            password_hash: Some(password::hash(&password).await?),
+            staff_id: None,
+            is_admin: true,
+            token_epoch: 0,
+        };
+        self.store(&Actor::system(), "account.bootstrap", vec![account])
+            .await?;
+        Ok(generated.then_some(password))
+    }
+
+    async fn store(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        accounts: Vec<Account>,
+    ) -> Result<(), AuthError> {
+        let mut txn = self.journal.begin(actor).await?;
+        accounts::save(txn.txn(), &accounts).await?;
+        for account in &accounts {
+            txn.audit(AuditEntry {
+                action,
+                entity_kind: EntityKind::Account,
+                entity_id: Some(account.id),
+                before: None,
+                // Never the hash: the audit log is readable by admins.
+                after: Some(serde_json::json!({
+                    "login": account.login,
+                    "staff_id": account.staff_id,
+                    "is_admin": account.is_admin,
+                })),
+            });
+        }
+        txn.commit(|_| {
+            let mut cache = write(&self.cache);
+            for account in accounts {
+                cache.put(account);
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Finds the account a login names: a service account first, then a staff member's.
+    pub fn find_account(&self, login: &str) -> Option<Account> {
+        let login = login.trim().to_lowercase();
+        let cache = read(&self.cache);
+        if let Some(id) = cache.by_login.get(&login) {
+            return cache.by_id.get(id).cloned();
+        }
+        let staff_id = self.directory.read().staff_by_login(&login).map(|s| s.id)?;
+        cache
+            .by_staff
+            .get(&staff_id)
+            .and_then(|id| cache.by_id.get(id))
+            .cloned()
+    }
+
+    /// Checks a password and issues a token.
+    pub async fn login(&self, login: &str, password_text: &str) -> Result<Session, AuthError> {
+        let key = login.trim().to_lowercase();
+        if let Some(wait) = self.limiter.blocked_for(&key) {
+            return Err(AuthError::TooManyAttempts(wait.as_secs().max(1)));
+        }
+        let account = self.find_account(&key);
+        let hash = account
+            .as_ref()
+            .and_then(|a| a.password_hash.clone())
+            .unwrap_or_else(|| self.dummy_hash.clone());
+        let password_ok = password::verify(password_text, &hash).await?;
+        let Some(account) = account.filter(|a| password_ok && a.password_hash.is_some()) else {
+            self.limiter.failed(&key);
+            tracing::info!(login = %key, "login refused");
+            return Err(AuthError::InvalidCredentials);
+        };
+        self.limiter.succeeded(&key);
+        self.issue(&account)
+    }
+
+    /// Issues a token for an account whose credentials were checked elsewhere (LDAP bind).
+    pub fn issue(&self, account: &Account) -> Result<Session, AuthError> {
+        if let Some(staff_id) = account.staff_id {
+            let active = self
+                .directory
+                .read()
+                .staff(staff_id)
+                .is_some_and(|s| s.is_active());
+            if !active {
+                return Err(AuthError::Disabled);
+            }
+        }
+        let expires_at = chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64;
+        let token = self.signer.sign(&Claims {
+            sub: account.id,
+            epoch: account.token_epoch,
+            exp: expires_at,
+        });
+        Ok(Session {
+            token,
+            expires_at,
+            staff_id: account.staff_id,
+            is_admin: account.is_admin,
+        })
+    }
+
+    /// Checks a bearer token: signature, expiry, epoch, and that the person is still active.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let claims = self
+            .signer
+            .verify(token, chrono::Utc::now().timestamp())
+            .map_err(|rejection| match rejection {
+                TokenRejection::Expired => AuthError::Expired,
+                TokenRejection::Malformed | TokenRejection::BadSignature => AuthError::InvalidToken,
+            })?;
+        let account = read(&self.cache)
+            .by_id
+            .get(&claims.sub)
+            .cloned()
+            .ok_or(AuthError::Revoked)?;
+        if account.token_epoch != claims.epoch {
+            return Err(AuthError::Revoked);
+        }
+        let name = match account.staff_id {
+            Some(staff_id) => {
+                let replica = self.directory.read();
+                let person = replica.staff(staff_id).ok_or(AuthError::Revoked)?;
+                if !person.is_active() {
+                    return Err(AuthError::Revoked);
+                }
+                person.login.clone()
+            }
+            None => account
+                .login
+                .clone()
+                .unwrap_or_else(|| account.id.to_string()),
+        };
+        Ok(Principal {
+            account_id: account.id,
+            staff_id: account.staff_id,
+            is_admin: account.is_admin,
+            name,
+        })
+    }
+
+    /// Revokes every token of an account.
+    pub async fn revoke_all(&self, actor: &Actor, account_id: Uuid) -> Result<(), AuthError> {
+        let mut account = read(&self.cache)
+            .by_id
+            .get(&account_id)
+            .cloned()
+            .ok_or_else(|| AuthError::NotFound(format!("account {account_id}")))?;
+        account.token_epoch += 1;
+        self.store(actor, "account.revoke_tokens", vec![account])
+            .await
+    }
+
+    /// Sets (or creates) the local password of a staff member's account.
+    pub async fn set_staff_password(
+        &self,
+        actor: &Actor,
+        staff_id: StaffId,
+        password_text: &str,
+    ) -> Result<(), AuthError> {
+        if password_text.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(AuthError::Invalid(format!(
+                "password: must be at least {MIN_PASSWORD_CHARS} characters"
+            )));
+        }
+        if self.directory.read().staff(staff_id).is_none() {
+            return Err(AuthError::NotFound(format!("staff {staff_id}")));
+        }
+        let hash = password::hash(password_text).await?;
+        let existing = {
+            let cache = read(&self.cache);
+            cache
+                .by_staff
+                .get(&staff_id)
+                .and_then(|id| cache.by_id.get(id))
+                .cloned()
+        };
+        let account = match existing {
+            Some(mut account) => {
+                account.password_hash = Some(hash);
+                // A new password ends every session that used the old one.
+                account.token_epoch += 1;
+                account
+            }
+            None => Account {
+                id: Uuid::now_v7(),
+                login: None,
+                password_hash: Some(hash),
+                staff_id: Some(staff_id),
+                is_admin: false,
+                token_epoch: 0,
+            },
+        };
+        self.store(actor, "account.set_password", vec![account])
+            .await
+    }
+
+    /// Grants or withdraws admin rights on a staff member's account (creating it if needed).
+    pub async fn set_staff_admin(
+        &self,
+        actor: &Actor,
+        staff_id: StaffId,
+        is_admin: bool,
+    ) -> Result<(), AuthError> {
+        if self.directory.read().staff(staff_id).is_none() {
+            return Err(AuthError::NotFound(format!("staff {staff_id}")));
+        }
+        let existing = {
+            let cache = read(&self.cache);
+            cache
+                .by_staff
+                .get(&staff_id)
+                .and_then(|id| cache.by_id.get(id))
+                .cloned()
+        };
+        let mut account = existing.unwrap_or(Account {
+            id: Uuid::now_v7(),
+            login: None,
+            password_hash: None,
+            staff_id: Some(staff_id),
+            is_admin,
+            token_epoch: 0,
+        });
+        account.is_admin = is_admin;
+        account.token_epoch += 1;
+        self.store(actor, "account.set_admin", vec![account]).await
+    }
+
+    /// Creates accounts for many staff at once with one shared, already hashed password
+    /// (used by the demo company; real installations use LDAP or per-person passwords).
+    pub async fn create_staff_accounts(
+        &self,
+        actor: &Actor,
+        staff: &[(StaffId, bool)],
+        password_hash: &str,
+    ) -> Result<(), AuthError> {
+        let accounts = staff
+            .iter()
+            .map(|(staff_id, is_admin)| Account {
+                id: Uuid::now_v7(),
+                login: None,
+                password_hash: Some(password_hash.to_owned()),
+                staff_id: Some(*staff_id),
+                is_admin: *is_admin,
+                token_epoch: 0,
+            })
+            .collect();
+        self.store(actor, "account.create", accounts).await
+    }
+
+    /// The account of a staff member, if they have one.
+    pub fn staff_account(&self, staff_id: StaffId) -> Option<Account> {
+        let cache = read(&self.cache);
+        cache
+            .by_staff
+            .get(&staff_id)
+            .and_then(|id| cache.by_id.get(id))
+            .cloned()
+    }
+
+    /// Removes a staff member's account (when the person is deleted).
+    pub async fn remove_staff_account(
+        &self,
+        actor: &Actor,
+        staff_id: StaffId,
+    ) -> Result<(), AuthError> {
+        let Some(account) = self.staff_account(staff_id) else {
+            return Ok(());
+        };
+        let mut txn = self.journal.begin(actor).await?;
+        accounts::delete(txn.txn(), account.id).await?;
+        txn.audit(AuditEntry {
+            action: "account.delete",
+            entity_kind: EntityKind::Account,
+            entity_id: Some(account.id),
+            before: Some(serde_json::json!({"staff_id": account.staff_id})),
+            after: None,
+        });
+        txn.commit(|_| {
+            let mut cache = write(&self.cache);
+            cache.by_id.remove(&account.id);
+            cache.by_staff.remove(&staff_id);
+        })
+        .await?;
+        Ok(())
+    }
+}

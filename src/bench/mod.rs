@@ -1,0 +1,46 @@
+//! Benchmarks run as `switchboard bench ...`. Each prints its figures; none asserts on time.
+
+mod directory_import;
+
+use clap::Subcommand;
+
+/// Which benchmark to run.
+#[derive(Subcommand)]
+pub enum Which {
+    /// Import a generated company through the directory write path on SQLite.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        staff: usize,
+        #[arg(long, default_value_t = 5_000)]
+        departments: usize,
+        /// Staff per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+    },
+}
+
+pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match which {
+        Which::Import {
+            staff,
+            departments,
+            batch,
+        } => directory_import::run(staff, departments, batch).await,
+    }
+}
+
+/// Peak resident set size of this process, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Current resident set size of this process, in MiB (Linux `VmRSS`).
+pub fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -1,0 +1,13 @@
+//! Switchboard: an enterprise directory with role-limited contact views, LDAP sync and messaging.
+//!
+//! This file is the table of contents; each module's own docs say what it owns.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod directory;
+pub mod observability;
+pub mod store;

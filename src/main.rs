@@ -1,0 +1,124 @@
+//! The `switchboard` command: parses the command line and calls the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+use switchboard::{
+    app::{self, Application},
+    bench,
+    config::{Config, RawConfig},
+    observability,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Enterprise directory, contact views and messaging"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Seed the demo company if the directory is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// A TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (default ./data).
+    #[arg(long = "data")]
+    data_dir: Option<String>,
+}
+
+fn load_config(
+    common: &CommonArgs,
+    cli: RawConfig,
+) -> Result<Config, switchboard::config::ConfigError> {
+    let file = match &common.config {
+        Some(path) => RawConfig::from_file(path)?,
+        None => RawConfig::default(),
+    };
+    let env = RawConfig::from_env(|key| std::env::var(key).ok());
+    let flags = RawConfig {
+        data_dir: common.data_dir.clone(),
+        ..cli
+    };
+    Config::parse(file.overlay(env).overlay(flags))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve {
+                common,
+                listen,
+                demo,
+            } => {
+                let config = load_config(
+                    &common,
+                    RawConfig {
+                        listen,
+                        demo: demo.then_some(true),
+                        ..Default::default()
+                    },
+                )?;
+                observability::init_tracing(config.log_format);
+                let application = Application::build(config).await?;
+                application
+                    .run_until_stopped(app::shutdown_signal())
+                    .await?;
+                Ok(())
+            }
+            Command::Migrate { common } => {
+                let config = load_config(&common, RawConfig::default())?;
+                observability::init_tracing(config.log_format);
+                app::open_database(&config).await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Bench { which } => bench::run(which).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let error: Box<dyn std::error::Error> = error;
+            eprintln!("switchboard: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The journal serialises writes: one writer at a time (an in-process lock, plus the
+//! `journal_head` row lock so several nodes on one PostgreSQL also commit in version order),
+//! one new global version per transaction, the changelog rows and the audit rows of that
+//! transaction, and a hook that runs after the commit while the lock is still held, so
+//! in-memory state moves forward in exactly the committed order.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    entity::prelude::*,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::StoreError;
+
+/// A point in the global, commit-ordered history of the directory and its rules.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct Version(pub i64);
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What kind of entity a change or an audit entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Department,
+    Staff,
+    Account,
+    Role,
+    Rule,
+    Assignment,
+    FieldDefinition,
+    LdapRun,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Department => "department",
+            Self::Staff => "staff",
+            Self::Account => "account",
+            Self::Role => "role",
+            Self::Rule => "rule",
+            Self::Assignment => "assignment",
+            Self::FieldDefinition => "field_definition",
+            Self::LdapRun => "ldap_run",
+        }
+    }
+}
+
+/// Whether a changed entity now exists (upsert) or is gone (remove).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOp {
+    Upsert,
+    Remove,
+}
+
+/// Where a write came from, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Portal,
+    Api,
+    Ldap,
+    Demo,
+    System,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Portal => "portal",
+            Self::Api => "api",
+            Self::Ldap => "ldap",
+            Self::Demo => "demo",
+            Self::System => "system",
+        }
+    }
+}
+
+/// Who performs a write, and from where.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub source: Source,
+    pub remote_addr: Option<String>,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, source: Source) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            remote_addr: None,
+        }
+    }
+    pub fn system() -> Self {
+        Self::new("system", Source::System)
+    }
+}
+
+/// One audit line: what happened to which entity, with its state before and after.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub action: &'static str,
+    pub entity_kind: EntityKind,
+    pub entity_id: Option<Uuid>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// An audit line as stored, for the admin API.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    pub id: i64,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub version: i64,
+    pub actor: String,
+    pub source: String,
+    pub action: String,
+    pub entity_kind: String,
+    pub entity_id: Option<Uuid>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub remote_addr: Option<String>,
+}
+
+/// Filters for reading the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub entity_id: Option<Uuid>,
+    /// Only entries with an id below this one (for paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
+mod change_row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "changes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub entity_kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entity_id: Uuid,
+        pub op: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod audit_row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: i64,
+        pub version: i64,
+        pub actor: String,
+        pub source: String,
+        pub action: String,
+        pub entity_kind: String,
+        pub entity_id: Option<Uuid>,
+        pub before: Option<Json>,
+        pub after: Option<Json>,
+        pub remote_addr: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The single writer of the installation.
+pub struct Journal {
+    db: DatabaseConnection,
+    lock: Mutex<()>,
+    head: AtomicI64,
+}
+
+impl Journal {
+    /// Opens the journal at the head version stored in the database.
+    pub async fn open(db: DatabaseConnection) -> Result<Self, StoreError> {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT version FROM journal_head WHERE id = 1",
+            ))
+            .await?
+            .ok_or(StoreError::MissingHead)?;
+        let head: i64 = row.try_get("", "version")?;
+        Ok(Self {
+            db,
+            lock: Mutex::new(()),
+            head: AtomicI64::new(head),
+        })
+    }
+
+    /// The newest committed version.
+    pub fn head(&self) -> Version {
+        Version(self.head.load(Ordering::Acquire))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts the next write: waits for the writer lock, opens a transaction and allocates the
+    /// version this transaction will commit under.
+    pub async fn begin(&self, actor: &Actor) -> Result<WriteTxn<'_>, StoreError> {
+        let guard = self.lock.lock().await;
+        let txn = self.db.begin().await?;
+        let backend = txn.get_database_backend();
+        // The UPDATE takes the row lock first, so concurrent nodes queue here and commit in
+        // version order.
+        txn.execute_raw(Statement::from_string(
+            backend,
+            "UPDATE journal_head SET version = version + 1 WHERE id = 1",
+        ))
+        .await?;
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT version FROM journal_head WHERE id = 1",
+            ))
+            .await?
+            .ok_or(StoreError::MissingHead)?;
+        let version: i64 = row.try_get("", "version")?;
+        Ok(WriteTxn {
+            journal: self,
+            _guard: guard,
+            txn,
+            version: Version(version),
+            actor: actor.clone(),
+            changes: Vec::new(),
+            audit: Vec::new(),
+        })
+    }
+
+    /// Reads the audit log, newest first.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut select = audit_row::Entity::find().order_by_desc(audit_row::Column::Id);
+        if let Some(id) = query.entity_id {
+            select = select.filter(audit_row::Column::EntityId.eq(id));
+        }
+        if let Some(before) = query.before_id {
+            select = select.filter(audit_row::Column::Id.lt(before));
+        }
+        let rows = select
+            .limit(query.limit.clamp(1, 1000))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                id: r.id,
+                at: r.at,
+                version: r.version,
+                actor: r.actor,
+                source: r.source,
+                action: r.action,
+                entity_kind: r.entity_kind,
+                entity_id: r.entity_id,
+                before: r.before,
+                after: r.after,
+                remote_addr: r.remote_addr,
+            })
+            .collect())
+    }
+}
+
+/// An open write: holds the writer lock until it is committed or dropped (dropping rolls back).
+pub struct WriteTxn<'a> {
+    journal: &'a Journal,
+    _guard: MutexGuard<'a, ()>,
+    txn: DatabaseTransaction,
+    version: Version,
+    actor: Actor,
+    changes: Vec<(EntityKind, Uuid, ChangeOp)>,
+    audit: Vec<AuditEntry>,
+}
+
+impl<'a> WriteTxn<'a> {
+    /// The version this write commits under.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The transaction to write the module's own rows through.
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    /// Records that an entity changed in this version (the changelog).
+    pub fn record_change(&mut self, kind: EntityKind, id: Uuid, op: ChangeOp) {
+        self.changes.push((kind, id, op));
+    }
+
+    /// Adds an audit line to this write.
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    /// Writes the changelog and audit rows, commits, then runs `after_commit` while the writer
+    /// lock is still held, so in-memory state is updated in commit order.
+    pub async fn commit<T>(
+        mut self,
+        after_commit: impl FnOnce(Version) -> T,
+    ) -> Result<T, StoreError> {
+        let version = self.version;
+        self.flush_changes().await?;
+        self.flush_audit().await?;
+        self.txn.commit().await?;
+        self.journal.head.store(version.0, Ordering::Release);
+        let result = after_commit(version);
+        drop(self._guard);
+        Ok(result)
+    }
+
+    async fn flush_changes(&mut self) -> Result<(), StoreError> {
+        // One row per entity and version: the last op of this transaction wins.
+        let mut last: std::collections::HashMap<Uuid, usize> = Default::default();
+        for (index, (_, id, _)) in self.changes.iter().enumerate() {
+            last.insert(*id, index);
+        }
+        let mut rows: Vec<change_row::ActiveModel> = self
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(index, (_, id, _))| last.get(id) == Some(index))
+            .map(|(_, (kind, id, op))| change_row::ActiveModel {
+                version: Set(self.version.0),
+                entity_kind: Set(kind.as_str().to_owned()),
+                entity_id: Set(*id),
+                op: Set(match op {
+                    ChangeOp::Upsert => "upsert",
+                    ChangeOp::Remove => "remove",
+                }
+                .to_owned()),
+            })
+            .collect();
+        while !rows.is_empty() {
+            let chunk: Vec<_> = rows.drain(..rows.len().min(4000)).collect();
+            change_row::Entity::insert_many(chunk)
+                .exec_without_returning(&self.txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_audit(&mut self) -> Result<(), StoreError> {
+        let at = chrono::Utc::now().timestamp_millis();
+        let actor = &self.actor;
+        let mut rows: Vec<audit_row::ActiveModel> = self
+            .audit
+            .drain(..)
+            .map(|entry| audit_row::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                at: Set(at),
+                version: Set(self.version.0),
+                actor: Set(actor.name.clone()),
+                source: Set(actor.source.as_str().to_owned()),
+                action: Set(entry.action.to_owned()),
+                entity_kind: Set(entry.entity_kind.as_str().to_owned()),
+                entity_id: Set(entry.entity_id),
+                before: Set(entry.before),
+                after: Set(entry.after),
+                remote_addr: Set(actor.remote_addr.clone()),
+            })
+            .collect();
+        while !rows.is_empty() {
+            let chunk: Vec<_> = rows.drain(..rows.len().min(2000)).collect();
+            audit_row::Entity::insert_many(chunk)
+                .exec_without_returning(&self.txn)
+                .await?;
+        }
+        Ok(())
+    }
+}

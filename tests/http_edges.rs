@@ -1,0 +1,252 @@
+//! Bad input at the HTTP edge: every error has the JSON error shape, and nothing stops the
+//! server. Also the operational endpoints and the OpenAPI document.
+
+mod common;
+
+use common::{Backend, Storage, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn malformed_requests_get_clear_errors_and_the_server_lives_on() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, false).await;
+    let token = app.admin_token.clone();
+
+    let cases: Vec<(Method, &str, &str, Vec<u8>, StatusCode)> = vec![
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "application/json",
+            b"{\"name\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "application/json",
+            b"[1,2,3]".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "application/json",
+            vec![0xff, 0xfe, 0x00],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "text/plain",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "application/json",
+            br#"{"name":"x","dept_type":"t","surprise":1}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "application/json",
+            br#"{"name":"x","dept_type":"t","parent_id":"not-a-uuid"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/departments/not-a-uuid",
+            "application/json",
+            vec![],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/staff?limit=minus-one",
+            "application/json",
+            vec![],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/departments",
+            "application/json",
+            vec![b' '; 2 * 1024 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            Method::GET,
+            "/api/v1/nothing-here",
+            "application/json",
+            vec![],
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (method, path, content_type, body, expected) in cases {
+        let reply = app
+            .raw(method.clone(), path, Some(&token), content_type, body)
+            .await;
+        assert_eq!(reply.status, expected, "{method} {path}: {}", reply.body);
+        assert!(
+            reply.body["error"]["code"].is_string(),
+            "{method} {path}: error shape: {}",
+            reply.body
+        );
+        assert!(reply.body["error"]["message"].is_string());
+    }
+
+    // Unauthenticated and badly authenticated calls.
+    for token in [None, Some("garbage"), Some("v1.e30.AAAA")] {
+        let reply = app
+            .call(Method::GET, "/api/v1/admin/departments", token, None)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.error_code(), "unauthorized");
+        assert_eq!(reply.headers.get("www-authenticate").unwrap(), "Bearer");
+    }
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "admin", "password": "wrong"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "nobody", "password": "wrong"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.body["error"]["message"], "invalid login or password",
+        "no hint whether the login exists"
+    );
+
+    // After all that, the server still answers.
+    let reply = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn password_guessing_is_throttled() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, false).await;
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let reply = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"login": "admin", "password": "guess"})),
+            )
+            .await;
+        statuses.push(reply.status);
+    }
+    assert!(
+        statuses[..10]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+    // Even the right password waits now.
+    let reply = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "admin", "password": common::ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, false).await;
+    let reply = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("switchboard_http_requests_total{class=\"2xx\"}"),
+        "{text}"
+    );
+    assert!(text.contains("switchboard_directory_version "), "{text}");
+
+    let spec = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(spec.status, StatusCode::OK);
+    assert!(spec.body["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/admin/departments/{id}",
+        "/api/v1/admin/staff/{id}/disable",
+    ] {
+        assert!(spec.body["paths"][path].is_object(), "{path} documented");
+    }
+    assert!(spec.body["components"]["schemas"]["Staff"].is_object());
+}
+
+#[tokio::test]
+async fn demo_company_is_seeded_and_employees_can_log_in() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, true).await;
+    let departments = app
+        .admin(Method::GET, "/api/v1/admin/departments", None)
+        .await;
+    let items = departments.body["items"].as_array().unwrap();
+    assert!((28..=40).contains(&items.len()), "{}", items.len());
+    let types: std::collections::HashSet<&str> = items
+        .iter()
+        .map(|d| d["dept_type"].as_str().unwrap())
+        .collect();
+    assert!(types.len() >= 4, "{types:?}");
+    let staff = app
+        .admin(Method::GET, "/api/v1/admin/staff?limit=1000", None)
+        .await;
+    let total = staff.body["total"].as_u64().unwrap();
+    assert!((250..=350).contains(&total), "{total}");
+    let people = staff.body["items"].as_array().unwrap();
+    assert!(
+        people
+            .iter()
+            .any(|p| p["display_name"].as_str().unwrap().is_ascii()),
+        "English names"
+    );
+    assert!(
+        people
+            .iter()
+            .any(|p| !p["display_name"].as_str().unwrap().is_ascii()),
+        "Chinese names"
+    );
+    let login = people[0]["login"].as_str().unwrap();
+    let token = app.login(login, switchboard::demo::DEMO_PASSWORD).await;
+    let me = app
+        .call(Method::GET, "/api/v1/auth/me", Some(&token), None)
+        .await;
+    assert_eq!(me.body["staff_id"], people[0]["id"]);
+    app.stop().await;
+
+    // A second start does not seed again.
+    let app = TestApp::start(&storage, true).await;
+    let again = app
+        .admin(Method::GET, "/api/v1/admin/staff?limit=1", None)
+        .await;
+    assert_eq!(again.body["total"].as_u64().unwrap(), total);
+}
