@@ -10,6 +10,11 @@ use switchboard::{
     observability,
 };
 
+// glibc malloc spends a third of a bulk import consolidating free lists and keeps freed
+// memory; mimalloc is faster here and returns memory to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchboard",

@@ -50,8 +50,8 @@ impl MigrationTrait for Migration {
                     .col(string("action"))
                     .col(string("entity_kind"))
                     .col(uuid_null("entity_id"))
-                    .col(json_binary_null("before"))
-                    .col(json_binary_null("after"))
+                    .col(text_null("before"))
+                    .col(text_null("after"))
                     .col(string_null("remote_addr"))
                     .to_owned(),
             )

@@ -232,7 +232,7 @@ impl Auth {
                 entity_id: Some(account.id),
                 before: None,
                 // Never the hash: the audit log is readable by admins.
-                after: Some(serde_json::json!({
+                after: AuditEntry::json(&serde_json::json!({
                     "login": account.login,
                     "staff_id": account.staff_id,
                     "is_admin": account.is_admin,
@@ -484,7 +484,7 @@ impl Auth {
             action: "account.delete",
             entity_kind: EntityKind::Account,
             entity_id: Some(account.id),
-            before: Some(serde_json::json!({"staff_id": account.staff_id})),
+            before: AuditEntry::json(&serde_json::json!({"staff_id": account.staff_id})),
             after: None,
         });
         txn.commit(|_| {

@@ -17,6 +17,13 @@ pub enum Which {
         #[arg(long, default_value_t = 5_000)]
         batch: usize,
     },
+    /// Load a directory into memory and report time and memory (run by `import` in a fresh
+    /// process, so the figure is what a service start costs).
+    #[command(hide = true)]
+    Load {
+        #[arg(long)]
+        database_url: String,
+    },
 }
 
 pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -26,6 +33,7 @@ pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + 
             departments,
             batch,
         } => directory_import::run(staff, departments, batch).await,
+        Which::Load { database_url } => directory_import::load(&database_url).await,
     }
 }
 

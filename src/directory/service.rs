@@ -160,8 +160,8 @@ impl Directory {
             action: "field.define",
             entity_kind: EntityKind::FieldDefinition,
             entity_id: None,
-            before: before.and_then(|b| serde_json::to_value(b).ok()),
-            after: serde_json::to_value(&def).ok(),
+            before: before.as_ref().and_then(AuditEntry::json),
+            after: AuditEntry::json(&def),
         });
         txn.commit(|_| poisoned(self.fields.write()).insert(def))
             .await?;
@@ -205,7 +205,7 @@ impl Directory {
             action: "field.remove",
             entity_kind: EntityKind::FieldDefinition,
             entity_id: None,
-            before: serde_json::to_value(before).ok(),
+            before: AuditEntry::json(&before),
             after: None,
         });
         txn.commit(|_| poisoned(self.fields.write()).remove(entity, key))

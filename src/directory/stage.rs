@@ -28,8 +28,8 @@ pub struct Stage<'r> {
     base: &'r Replica,
     fields: &'r FieldSchema,
     version: Version,
-    departments: HashMap<DepartmentId, Option<Department>>,
-    staff: HashMap<StaffId, Option<Staff>>,
+    departments: HashMap<DepartmentId, Option<Arc<Department>>>,
+    staff: HashMap<StaffId, Option<Arc<Staff>>>,
     logins: HashMap<String, Option<StaffId>>,
     touched: Vec<(EntityKind, uuid::Uuid)>,
     audit: Vec<AuditEntry>,
@@ -44,8 +44,8 @@ pub struct StagedCommit {
     pub depths: HashMap<DepartmentId, usize>,
 }
 
-fn audit_json<T: serde::Serialize>(value: &T) -> Option<serde_json::Value> {
-    serde_json::to_value(value).ok()
+fn audit_json<T: serde::Serialize>(value: &T) -> Option<String> {
+    AuditEntry::json(value)
 }
 
 impl<'r> Stage<'r> {
@@ -70,7 +70,7 @@ impl<'r> Stage<'r> {
     /// A department as the stage currently sees it.
     pub fn department(&self, id: DepartmentId) -> Option<&Department> {
         match self.departments.get(&id) {
-            Some(staged) => staged.as_ref(),
+            Some(staged) => staged.as_deref(),
             None => self.base.department(id).map(Arc::as_ref),
         }
     }
@@ -78,7 +78,7 @@ impl<'r> Stage<'r> {
     /// A person as the stage currently sees them.
     pub fn staff(&self, id: StaffId) -> Option<&Staff> {
         match self.staff.get(&id) {
-            Some(staged) => staged.as_ref(),
+            Some(staged) => staged.as_deref(),
             None => self.base.staff(id).map(Arc::as_ref),
         }
     }
@@ -101,12 +101,15 @@ impl<'r> Stage<'r> {
         }
     }
 
-    fn put_department(&mut self, department: Department) {
+    fn put_department(&mut self, department: Department) -> Arc<Department> {
         self.touch(EntityKind::Department, department.id.0);
-        self.departments.insert(department.id, Some(department));
+        let department = Arc::new(department);
+        self.departments
+            .insert(department.id, Some(department.clone()));
+        department
     }
 
-    fn put_staff(&mut self, person: Staff) {
+    fn put_staff(&mut self, person: Staff) -> Arc<Staff> {
         self.touch(EntityKind::Staff, person.id.0);
         if let Some(old) = self.staff(person.id)
             && old.login != person.login
@@ -115,7 +118,9 @@ impl<'r> Stage<'r> {
             self.logins.insert(old_login, None);
         }
         self.logins.insert(person.login.clone(), Some(person.id));
-        self.staff.insert(person.id, Some(person));
+        let person = Arc::new(person);
+        self.staff.insert(person.id, Some(person.clone()));
+        person
     }
 
     fn record(
@@ -123,8 +128,8 @@ impl<'r> Stage<'r> {
         action: &'static str,
         kind: EntityKind,
         id: uuid::Uuid,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
+        before: Option<String>,
+        after: Option<String>,
     ) {
         self.audit.push(AuditEntry {
             action,
@@ -187,6 +192,22 @@ impl<'r> Stage<'r> {
             .ok_or_else(|| DirectoryError::not_found("department", id))
     }
 
+    fn current_staff(&self, id: StaffId) -> Result<Arc<Staff>, DirectoryError> {
+        match self.staff.get(&id) {
+            Some(staged) => staged.clone(),
+            None => self.base.staff(id).cloned(),
+        }
+        .ok_or_else(|| DirectoryError::not_found("staff", id))
+    }
+
+    fn current_department(&self, id: DepartmentId) -> Result<Arc<Department>, DirectoryError> {
+        match self.departments.get(&id) {
+            Some(staged) => staged.clone(),
+            None => self.base.department(id).cloned(),
+        }
+        .ok_or_else(|| DirectoryError::not_found("department", id))
+    }
+
     fn require_staff(&self, id: StaffId) -> Result<&Staff, DirectoryError> {
         self.staff(id)
             .ok_or_else(|| DirectoryError::not_found("staff", id))
@@ -245,7 +266,7 @@ impl<'r> Stage<'r> {
     pub fn create_department(
         &mut self,
         input: NewDepartment,
-    ) -> Result<Department, DirectoryError> {
+    ) -> Result<Arc<Department>, DirectoryError> {
         if let Some(parent) = input.parent_id {
             self.require_department(parent)?;
         }
@@ -272,8 +293,7 @@ impl<'r> Stage<'r> {
             None,
             audit_json(&department),
         );
-        self.put_department(department.clone());
-        Ok(department)
+        Ok(self.put_department(department))
     }
 
     /// Renames, moves, reorders or retypes a department.
@@ -281,9 +301,9 @@ impl<'r> Stage<'r> {
         &mut self,
         id: DepartmentId,
         patch: DepartmentPatch,
-    ) -> Result<Department, DirectoryError> {
-        let before = self.require_department(id)?.clone();
-        let mut after = before.clone();
+    ) -> Result<Arc<Department>, DirectoryError> {
+        let before = self.current_department(id)?;
+        let mut after = Department::clone(&before);
         if let Some(name) = &patch.name {
             after.name = required_text("name", name)?;
         }
@@ -311,7 +331,7 @@ impl<'r> Stage<'r> {
         if let Some(ldap) = patch.ldap {
             after.ldap = ldap;
         }
-        if after == before {
+        if after == *before {
             return Ok(before);
         }
         after.version = self.version;
@@ -327,8 +347,7 @@ impl<'r> Stage<'r> {
             audit_json(&before),
             audit_json(&after),
         );
-        self.put_department(after.clone());
-        Ok(after)
+        Ok(self.put_department(after))
     }
 
     /// Deletes a department; its children and members must be given somewhere to go.
@@ -465,7 +484,7 @@ impl<'r> Stage<'r> {
     }
 
     /// Adds a person.
-    pub fn create_staff(&mut self, input: NewStaff) -> Result<Staff, DirectoryError> {
+    pub fn create_staff(&mut self, input: NewStaff) -> Result<Arc<Staff>, DirectoryError> {
         let login = parse_login(&input.login)?;
         self.check_login_free(&login, None)?;
         let display_name = required_text("display_name", &input.display_name)?;
@@ -496,8 +515,7 @@ impl<'r> Stage<'r> {
             None,
             audit_json(&person),
         );
-        self.put_staff(person.clone());
-        Ok(person)
+        Ok(self.put_staff(person))
     }
 
     /// Changes a person's fields and/or departments.
@@ -505,9 +523,9 @@ impl<'r> Stage<'r> {
         &mut self,
         id: StaffId,
         patch: StaffPatch,
-    ) -> Result<Staff, DirectoryError> {
-        let before = self.require_staff(id)?.clone();
-        let mut after = before.clone();
+    ) -> Result<Arc<Staff>, DirectoryError> {
+        let before = self.current_staff(id)?;
+        let mut after = Staff::clone(&before);
         if let Some(login) = &patch.login {
             let login = parse_login(login)?;
             self.check_login_free(&login, Some(id))?;
@@ -540,7 +558,7 @@ impl<'r> Stage<'r> {
         if let Some(ldap) = patch.ldap {
             after.ldap = ldap;
         }
-        if after == before {
+        if after == *before {
             return Ok(before);
         }
         after.version = self.version;
@@ -551,8 +569,7 @@ impl<'r> Stage<'r> {
             audit_json(&before),
             audit_json(&after),
         );
-        self.put_staff(after.clone());
-        Ok(after)
+        Ok(self.put_staff(after))
     }
 
     /// Disables a person (they can no longer log in and leave contact lists) or enables them.
@@ -561,15 +578,15 @@ impl<'r> Stage<'r> {
         id: StaffId,
         status: StaffStatus,
         by: DisabledBy,
-    ) -> Result<Staff, DirectoryError> {
-        let before = self.require_staff(id)?.clone();
-        let mut after = before.clone();
+    ) -> Result<Arc<Staff>, DirectoryError> {
+        let before = self.current_staff(id)?;
+        let mut after = Staff::clone(&before);
         after.status = status;
         after.disabled_by = match status {
             StaffStatus::Active => None,
             StaffStatus::Disabled => Some(by),
         };
-        if after == before {
+        if after == *before {
             return Ok(before);
         }
         after.version = self.version;
@@ -584,8 +601,7 @@ impl<'r> Stage<'r> {
             audit_json(&before),
             audit_json(&after),
         );
-        self.put_staff(after.clone());
-        Ok(after)
+        Ok(self.put_staff(after))
     }
 
     /// Removes a person for good. (LDAP never does this; it disables.)
@@ -615,7 +631,7 @@ impl<'r> Stage<'r> {
                     let before = self.base.department(id).cloned();
                     let after = self.departments.get(&id).cloned().flatten();
                     let same = match (&before, &after) {
-                        (Some(b), Some(a)) => **b == *a,
+                        (Some(b), Some(a)) => Arc::ptr_eq(b, a) || **b == **a,
                         (None, None) => true,
                         _ => false,
                     };
@@ -628,27 +644,21 @@ impl<'r> Stage<'r> {
                         self.base.ancestors_and_self(id).len() - 1
                     };
                     depths.insert(id, depth);
-                    changes.push(Change::Department {
-                        before,
-                        after: after.map(Arc::new),
-                    });
+                    changes.push(Change::Department { before, after });
                 }
                 _ => {
                     let id = StaffId(*id);
                     let before = self.base.staff(id).cloned();
                     let after = self.staff.get(&id).cloned().flatten();
                     let same = match (&before, &after) {
-                        (Some(b), Some(a)) => **b == *a,
+                        (Some(b), Some(a)) => Arc::ptr_eq(b, a) || **b == **a,
                         (None, None) => true,
                         _ => false,
                     };
                     if same {
                         continue;
                     }
-                    changes.push(Change::Staff {
-                        before,
-                        after: after.map(Arc::new),
-                    });
+                    changes.push(Change::Staff { before, after });
                 }
             }
         }
@@ -683,7 +693,7 @@ mod tests {
         stage: &mut Stage,
         id: DepartmentId,
         parent: Option<DepartmentId>,
-    ) -> Result<Department, DirectoryError> {
+    ) -> Result<Arc<Department>, DirectoryError> {
         stage.update_department(
             id,
             DepartmentPatch {

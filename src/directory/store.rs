@@ -4,7 +4,8 @@
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::OnConflict,
 };
 
 use super::{
@@ -134,6 +135,43 @@ fn ldap_ref(dn: Option<String>, stable_id: Option<String>) -> Option<LdapRef> {
     }
 }
 
+const LOAD_PAGE: u64 = 10_000;
+
+fn staff_from_row(
+    row: staff_row::Model,
+    memberships: &mut HashMap<uuid::Uuid, Vec<Membership>>,
+) -> Result<Staff, DirectoryError> {
+    let mut person_memberships = memberships.remove(&row.id).unwrap_or_default();
+    person_memberships.sort_by_key(|m| (!m.primary, m.order_key));
+    Ok(Staff {
+        id: StaffId(row.id),
+        login: row.login,
+        display_name: row.display_name,
+        pinyin_full: row.pinyin_full,
+        pinyin_initials: row.pinyin_initials,
+        title: row.title,
+        emails: serde_json::from_value(row.emails).map_err(|_| corrupt("staff", row.id))?,
+        phones: serde_json::from_value(row.phones).map_err(|_| corrupt("staff", row.id))?,
+        staff_type: row.staff_type,
+        status: match row.status.as_str() {
+            "active" => StaffStatus::Active,
+            "disabled" => StaffStatus::Disabled,
+            _ => return Err(corrupt("staff", row.id)),
+        },
+        disabled_by: match row.disabled_by.as_deref() {
+            None => None,
+            Some("admin") => Some(DisabledBy::Admin),
+            Some("ldap") => Some(DisabledBy::Ldap),
+            Some(_) => return Err(corrupt("staff", row.id)),
+        },
+        custom: serde_json::from_value(row.custom).map_err(|_| corrupt("staff", row.id))?,
+        source: RecordSource::parse(&row.source).ok_or_else(|| corrupt("staff", row.id))?,
+        ldap: ldap_ref(row.ldap_dn, row.ldap_id),
+        memberships: person_memberships,
+        version: Version(row.version),
+    })
+}
+
 /// Reads every department and person, with memberships, for the replica.
 pub async fn load_all(
     db: &impl ConnectionTrait,
@@ -171,42 +209,28 @@ pub async fn load_all(
             });
     }
 
-    let staff = staff_row::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let mut person_memberships = memberships.remove(&row.id).unwrap_or_default();
-            person_memberships.sort_by_key(|m| (!m.primary, m.order_key));
-            Ok(Staff {
-                id: StaffId(row.id),
-                login: row.login,
-                display_name: row.display_name,
-                pinyin_full: row.pinyin_full,
-                pinyin_initials: row.pinyin_initials,
-                title: row.title,
-                emails: serde_json::from_value(row.emails).map_err(|_| corrupt("staff", row.id))?,
-                phones: serde_json::from_value(row.phones).map_err(|_| corrupt("staff", row.id))?,
-                staff_type: row.staff_type,
-                status: match row.status.as_str() {
-                    "active" => StaffStatus::Active,
-                    "disabled" => StaffStatus::Disabled,
-                    _ => return Err(corrupt("staff", row.id)),
-                },
-                disabled_by: match row.disabled_by.as_deref() {
-                    None => None,
-                    Some("admin") => Some(DisabledBy::Admin),
-                    Some("ldap") => Some(DisabledBy::Ldap),
-                    Some(_) => return Err(corrupt("staff", row.id)),
-                },
-                custom: serde_json::from_value(row.custom).map_err(|_| corrupt("staff", row.id))?,
-                source: RecordSource::parse(&row.source).ok_or_else(|| corrupt("staff", row.id))?,
-                ldap: ldap_ref(row.ldap_dn, row.ldap_id),
-                memberships: person_memberships,
-                version: Version(row.version),
-            })
-        })
-        .collect::<Result<Vec<_>, DirectoryError>>()?;
+    // Keyset pages keep only one page of raw rows in memory next to the replica being built.
+    let mut staff = Vec::new();
+    let mut after: Option<uuid::Uuid> = None;
+    loop {
+        let mut query = staff_row::Entity::find()
+            .order_by_asc(staff_row::Column::Id)
+            .limit(LOAD_PAGE);
+        if let Some(last) = after {
+            query = query.filter(staff_row::Column::Id.gt(last));
+        }
+        let rows = query.all(db).await?;
+        let Some(last) = rows.last() else { break };
+        after = Some(last.id);
+        let page_len = rows.len();
+        for row in rows {
+            staff.push(staff_from_row(row, &mut memberships)?);
+        }
+        if page_len < LOAD_PAGE as usize {
+            break;
+        }
+    }
+
     Ok((departments, staff))
 }
 
@@ -275,7 +299,7 @@ pub async fn persist(
     let mut dept_removes: Vec<(usize, DepartmentId)> = Vec::new();
     let mut staff_upserts: Vec<&Arc<Staff>> = Vec::new();
     let mut staff_removes: Vec<StaffId> = Vec::new();
-    let mut membership_rewrites: Vec<&Arc<Staff>> = Vec::new();
+    let mut membership_rewrites: Vec<(bool, &Arc<Staff>)> = Vec::new();
 
     for change in changes {
         match change {
@@ -293,7 +317,7 @@ pub async fn persist(
                     .as_ref()
                     .is_none_or(|b| b.memberships != s.memberships)
                 {
-                    membership_rewrites.push(s);
+                    membership_rewrites.push((before.is_some(), s));
                 }
             }
             Change::Staff {
@@ -305,35 +329,35 @@ pub async fn persist(
     }
 
     dept_upserts.sort_by_key(|d| depth_of(d.id));
-    let rows: Vec<_> = dept_upserts
+    for chunk in dept_upserts.chunks(MAX_BOUND_VALUES / 12) {
+        upsert_departments(db, chunk.iter().map(|d| department_active(d, now))).await?;
+    }
+    for chunk in staff_upserts.chunks(MAX_BOUND_VALUES / 18) {
+        upsert_staff(db, chunk.iter().map(|s| staff_active(s, now))).await?;
+    }
+
+    // New people have no membership rows yet; only existing ones need theirs cleared.
+    let rewritten: Vec<uuid::Uuid> = membership_rewrites
         .iter()
-        .map(|d| department_active(d, now))
+        .filter(|(existed, _)| *existed)
+        .map(|(_, s)| s.id.0)
         .collect();
-    upsert_departments(db, rows).await?;
-
-    let rows: Vec<_> = staff_upserts.iter().map(|s| staff_active(s, now)).collect();
-    upsert_staff(db, rows).await?;
-
-    let rewritten: Vec<uuid::Uuid> = membership_rewrites.iter().map(|s| s.id.0).collect();
     for chunk in rewritten.chunks(MAX_BOUND_VALUES) {
         membership_row::Entity::delete_many()
             .filter(membership_row::Column::StaffId.is_in(chunk.iter().copied()))
             .exec(db)
             .await?;
     }
-    let membership_rows: Vec<membership_row::ActiveModel> = membership_rewrites
-        .iter()
-        .flat_map(|s| {
+    for chunk in membership_rewrites.chunks(MAX_BOUND_VALUES / 16) {
+        let rows = chunk.iter().flat_map(|(_, s)| {
             s.memberships.iter().map(|m| membership_row::ActiveModel {
                 staff_id: Set(s.id.0),
                 department_id: Set(m.department_id.0),
                 order_key: Set(m.order_key),
                 is_primary: Set(m.primary),
             })
-        })
-        .collect();
-    for chunk in membership_rows.chunks(MAX_BOUND_VALUES / 4) {
-        membership_row::Entity::insert_many(chunk.to_vec())
+        });
+        membership_row::Entity::insert_many(rows)
             .exec_without_returning(db)
             .await?;
     }
@@ -354,11 +378,11 @@ pub async fn persist(
 
 async fn upsert_departments(
     db: &impl ConnectionTrait,
-    rows: Vec<department_row::ActiveModel>,
+    rows: impl Iterator<Item = department_row::ActiveModel>,
 ) -> Result<(), DirectoryError> {
     use department_row::Column as C;
-    for chunk in rows.chunks(MAX_BOUND_VALUES / 12) {
-        department_row::Entity::insert_many(chunk.to_vec())
+    {
+        department_row::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::column(C::Id)
                     .update_columns([
@@ -383,11 +407,11 @@ async fn upsert_departments(
 
 async fn upsert_staff(
     db: &impl ConnectionTrait,
-    rows: Vec<staff_row::ActiveModel>,
+    rows: impl Iterator<Item = staff_row::ActiveModel>,
 ) -> Result<(), DirectoryError> {
     use staff_row::Column as C;
-    for chunk in rows.chunks(MAX_BOUND_VALUES / 18) {
-        staff_row::Entity::insert_many(chunk.to_vec())
+    {
+        staff_row::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::column(C::Id)
                     .update_columns([

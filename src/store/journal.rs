@@ -110,14 +110,22 @@ impl Actor {
     }
 }
 
-/// One audit line: what happened to which entity, with its state before and after.
+/// One audit line: what happened to which entity, with its state before and after as JSON
+/// text (serialised once, straight from the entity: bulk imports write one line per record).
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
     pub action: &'static str,
     pub entity_kind: EntityKind,
     pub entity_id: Option<Uuid>,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl AuditEntry {
+    /// Serialises an entity state for `before` / `after`.
+    pub fn json<T: Serialize>(value: &T) -> Option<String> {
+        serde_json::to_string(value).ok()
+    }
 }
 
 /// An audit line as stored, for the admin API.
@@ -181,8 +189,8 @@ mod audit_row {
         pub action: String,
         pub entity_kind: String,
         pub entity_id: Option<Uuid>,
-        pub before: Option<Json>,
-        pub after: Option<Json>,
+        pub before: Option<String>,
+        pub after: Option<String>,
         pub remote_addr: Option<String>,
     }
 
@@ -282,8 +290,8 @@ impl Journal {
                 action: r.action,
                 entity_kind: r.entity_kind,
                 entity_id: r.entity_id,
-                before: r.before,
-                after: r.after,
+                before: r.before.and_then(|text| serde_json::from_str(&text).ok()),
+                after: r.after.and_then(|text| serde_json::from_str(&text).ok()),
                 remote_addr: r.remote_addr,
             })
             .collect())
@@ -348,13 +356,14 @@ impl<'a> WriteTxn<'a> {
         for (index, (_, id, _)) in self.changes.iter().enumerate() {
             last.insert(*id, index);
         }
-        let mut rows: Vec<change_row::ActiveModel> = self
+        let version = self.version.0;
+        let rows: Vec<change_row::ActiveModel> = self
             .changes
             .iter()
             .enumerate()
             .filter(|(index, (_, id, _))| last.get(id) == Some(index))
             .map(|(_, (kind, id, op))| change_row::ActiveModel {
-                version: Set(self.version.0),
+                version: Set(version),
                 entity_kind: Set(kind.as_str().to_owned()),
                 entity_id: Set(*id),
                 op: Set(match op {
@@ -364,9 +373,9 @@ impl<'a> WriteTxn<'a> {
                 .to_owned()),
             })
             .collect();
-        while !rows.is_empty() {
-            let chunk: Vec<_> = rows.drain(..rows.len().min(4000)).collect();
-            change_row::Entity::insert_many(chunk)
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            change_row::Entity::insert_many(rows.by_ref().take(4000))
                 .exec_without_returning(&self.txn)
                 .await?;
         }
@@ -376,7 +385,7 @@ impl<'a> WriteTxn<'a> {
     async fn flush_audit(&mut self) -> Result<(), StoreError> {
         let at = chrono::Utc::now().timestamp_millis();
         let actor = &self.actor;
-        let mut rows: Vec<audit_row::ActiveModel> = self
+        let rows: Vec<audit_row::ActiveModel> = self
             .audit
             .drain(..)
             .map(|entry| audit_row::ActiveModel {
@@ -393,9 +402,9 @@ impl<'a> WriteTxn<'a> {
                 remote_addr: Set(actor.remote_addr.clone()),
             })
             .collect();
-        while !rows.is_empty() {
-            let chunk: Vec<_> = rows.drain(..rows.len().min(2000)).collect();
-            audit_row::Entity::insert_many(chunk)
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            audit_row::Entity::insert_many(rows.by_ref().take(2500))
                 .exec_without_returning(&self.txn)
                 .await?;
         }

@@ -35,7 +35,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         options
-            .max_connections(8)
+            .max_connections(4)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|opts| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -44,6 +44,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30))
                     .pragma("cache_size", "-65536")
+                    .pragma("wal_autocheckpoint", "16384")
                     .pragma("temp_store", "memory")
             });
     } else {

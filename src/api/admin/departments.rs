@@ -77,7 +77,10 @@ pub async fn create(
             stage.create_department(input)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(department)))
+    Ok((
+        StatusCode::CREATED,
+        Json(std::sync::Arc::unwrap_or_clone(department)),
+    ))
 }
 
 /// One department.
@@ -115,7 +118,7 @@ pub async fn update(
             stage.update_department(id, patch)
         })
         .await?;
-    Ok(Json(department))
+    Ok(Json(std::sync::Arc::unwrap_or_clone(department)))
 }
 
 /// Where a deleted department's children and members go.

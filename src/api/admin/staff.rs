@@ -137,7 +137,10 @@ pub async fn create(
         .directory
         .write(&admin.actor(&remote), |stage| stage.create_staff(input))
         .await?;
-    Ok((StatusCode::CREATED, Json(person)))
+    Ok((
+        StatusCode::CREATED,
+        Json(std::sync::Arc::unwrap_or_clone(person)),
+    ))
 }
 
 fn find(state: &AppState, id: StaffId) -> Result<Staff, ApiError> {
@@ -177,7 +180,7 @@ pub async fn update(
         .directory
         .write(&admin.actor(&remote), |stage| stage.update_staff(id, patch))
         .await?;
-    Ok(Json(person))
+    Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
 }
 
 /// Replaces a person's departments.
@@ -200,7 +203,7 @@ pub async fn set_departments(
         .directory
         .write(&admin.actor(&remote), |stage| stage.update_staff(id, patch))
         .await?;
-    Ok(Json(person))
+    Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
 }
 
 async fn set_status(
@@ -216,7 +219,7 @@ async fn set_status(
             stage.set_status(id, status, DisabledBy::Admin)
         })
         .await?;
-    Ok(Json(person))
+    Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
 }
 
 /// Disables a person: their tokens stop working at once and they leave contact lists.
