@@ -8,9 +8,11 @@ use tokio::net::TcpListener;
 use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{
+    access::{Access, AccessError},
     api,
     auth::{self, Auth, AuthError},
     config::Config,
+    contacts::Contacts,
     demo,
     directory::{Directory, DirectoryError},
     observability::{self, Metrics},
@@ -23,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub directory: Arc<Directory>,
     pub auth: Arc<Auth>,
+    pub access: Arc<Access>,
+    pub contacts: Arc<Contacts>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -47,6 +51,10 @@ pub enum StartupError {
     Directory(#[from] DirectoryError),
     #[error("auth: {0}")]
     Auth(#[from] AuthError),
+    #[error("access: {0}")]
+    Access(#[from] AccessError),
+    #[error("demo company: {0}")]
+    Demo(#[from] demo::DemoError),
 }
 
 /// A built service, bound to its port, ready to run.
@@ -86,6 +94,11 @@ impl Application {
             )
             .await?,
         );
+        let access = Arc::new(Access::load(journal.clone(), directory.clone()).await?);
+        auth.set_admin_lookup(access.clone());
+        let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
+        directory.subscribe(contacts.clone());
+        access.subscribe(contacts.clone());
 
         if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
             // Shown once, on the console only (never through tracing, whose output may be shipped).
@@ -94,7 +107,7 @@ impl Application {
             );
         }
         if config.demo {
-            demo::seed_if_empty(&directory, &auth).await?;
+            demo::seed_if_empty(&directory, &auth, &access).await?;
         }
 
         let listener =
@@ -108,6 +121,8 @@ impl Application {
             config: Arc::new(config),
             directory,
             auth,
+            access,
+            contacts,
             metrics: Arc::new(Metrics::default()),
         };
         Ok(Self { listener, state })
@@ -131,13 +146,16 @@ impl Application {
     ) -> std::io::Result<()> {
         let addr = self.local_addr();
         tracing::info!(%addr, "switchboard listening");
+        let contacts = self.state.contacts.clone();
         let app = router(self.state);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        contacts.flush().await;
+        served
     }
 }
 

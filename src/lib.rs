@@ -2,11 +2,13 @@
 //!
 //! This file is the table of contents; each module's own docs say what it owns.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod contacts;
 pub mod demo;
 pub mod directory;
 pub mod observability;

@@ -7,6 +7,7 @@ mod m20261125_000001_journal;
 mod m20261125_000002_directory;
 mod m20261125_000003_auth;
 mod m20261125_000004_access;
+mod m20261125_000005_contacts;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_directory::Migration),
             Box::new(m20261125_000003_auth::Migration),
             Box::new(m20261125_000004_access::Migration),
+            Box::new(m20261125_000005_contacts::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-//! Roles, visibility rules and role assignments (the casbin policy lives in these tables).
+//! Roles, visibility rules, role assignments and LDAP group members (the casbin policy lives
+//! in these tables).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -50,11 +51,21 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("group_members")
+                    .col(string("group_dn"))
+                    .col(uuid("staff_id"))
+                    .primary_key(Index::create().col("group_dn").col("staff_id"))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["role_assignments", "access_rules", "roles"] {
+        for t in ["group_members", "role_assignments", "access_rules", "roles"] {
             manager
                 .drop_table(Table::drop().table(t).to_owned())
                 .await?;

@@ -10,7 +10,10 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{auth::AuthError, directory::DirectoryError, store::StoreError};
+use crate::{
+    access::AccessError, auth::AuthError, contacts::ViewError, directory::DirectoryError,
+    store::StoreError,
+};
 
 /// An error answer of the JSON API.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,27 @@ impl From<AuthError> for ApiError {
             AuthError::NotFound(what) => Self::NotFound(format!("{what} not found")),
             AuthError::Internal(detail) => Self::Internal(detail),
             AuthError::Store(e) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(err: AccessError) -> Self {
+        match err {
+            AccessError::NotFound { .. } => Self::NotFound(err.to_string()),
+            AccessError::Invalid { field, reason } => Self::Invalid { field, reason },
+            AccessError::Conflict(message) => Self::Conflict(message),
+            AccessError::Casbin(detail) => Self::Internal(detail),
+            AccessError::Store(e) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(err: ViewError) -> Self {
+        match err {
+            ViewError::FromTheFuture { .. } => Self::BadRequest(format!("since: {err}")),
+            ViewError::NoView => Self::Forbidden(err.to_string()),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod auth;
+mod contacts;
 mod error;
 mod extract;
 mod health;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(openapi::router())
         .merge(auth::router())
+        .merge(contacts::router())
         .merge(admin::router())
 }
 

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth, health};
+use super::{admin, auth, contacts, health};
 use crate::app::AppState;
 
 #[derive(OpenApi)]
@@ -23,9 +23,15 @@ use crate::app::AppState;
         admin::departments::update, admin::departments::remove, admin::departments::members,
         admin::staff::list, admin::staff::create, admin::staff::show, admin::staff::update,
         admin::staff::remove, admin::staff::disable, admin::staff::enable,
-        admin::staff::set_departments, admin::staff::set_password, admin::staff::set_admin,
+        admin::staff::set_departments, admin::staff::set_password,
         admin::fields::list, admin::fields::define, admin::fields::remove,
         admin::audit::list,
+        contacts::snapshot, contacts::delta, contacts::version, contacts::search, contacts::staff,
+        admin::access::list_roles, admin::access::create_role, admin::access::show_role,
+        admin::access::update_role, admin::access::delete_role, admin::access::list_rules,
+        admin::access::create_rule, admin::access::show_rule, admin::access::replace_rule,
+        admin::access::delete_rule, admin::access::list_assignments, admin::access::assign,
+        admin::access::unassign, admin::access::staff_roles, admin::access::preview,
     ),
     modifiers(&BearerAuth),
 )]

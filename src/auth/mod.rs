@@ -59,6 +59,11 @@ impl From<sea_orm::DbErr> for AuthError {
     }
 }
 
+/// Tells whether a staff member holds admin rights through their roles (the access module).
+pub trait AdminLookup: Send + Sync {
+    fn is_admin(&self, staff: StaffId) -> bool;
+}
+
 /// Who is calling, once their token checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -111,6 +116,7 @@ pub struct Auth {
     limiter: limiter::FailedLogins,
     /// Verified against when the login is unknown, so timing does not reveal which logins exist.
     dummy_hash: String,
+    admin_lookup: RwLock<Option<Arc<dyn AdminLookup>>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -188,6 +194,20 @@ impl Auth {
             cache: RwLock::new(cache),
             limiter: limiter::FailedLogins::new(10, Duration::from_secs(15 * 60)),
             dummy_hash: password::hash("not a real password").await?,
+            admin_lookup: RwLock::new(None),
+        })
+    }
+
+    /// Lets staff hold admin rights through roles.
+    pub fn set_admin_lookup(&self, lookup: Arc<dyn AdminLookup>) {
+        *write(&self.admin_lookup) = Some(lookup);
+    }
+
+    fn staff_is_admin(&self, staff: Option<StaffId>) -> bool {
+        staff.is_some_and(|s| {
+            read(&self.admin_lookup)
+                .as_ref()
+                .is_some_and(|l| l.is_admin(s))
         })
     }
 
@@ -307,7 +327,7 @@ impl Auth {
             token,
             expires_at,
             staff_id: account.staff_id,
-            is_admin: account.is_admin,
+            is_admin: account.is_admin || self.staff_is_admin(account.staff_id),
         })
     }
 
@@ -345,7 +365,7 @@ impl Auth {
         Ok(Principal {
             account_id: account.id,
             staff_id: account.staff_id,
-            is_admin: account.is_admin,
+            is_admin: account.is_admin || self.staff_is_admin(account.staff_id),
             name,
         })
     }
@@ -406,53 +426,22 @@ impl Auth {
             .await
     }
 
-    /// Grants or withdraws admin rights on a staff member's account (creating it if needed).
-    pub async fn set_staff_admin(
-        &self,
-        actor: &Actor,
-        staff_id: StaffId,
-        is_admin: bool,
-    ) -> Result<(), AuthError> {
-        if self.directory.read().staff(staff_id).is_none() {
-            return Err(AuthError::NotFound(format!("staff {staff_id}")));
-        }
-        let existing = {
-            let cache = read(&self.cache);
-            cache
-                .by_staff
-                .get(&staff_id)
-                .and_then(|id| cache.by_id.get(id))
-                .cloned()
-        };
-        let mut account = existing.unwrap_or(Account {
-            id: Uuid::now_v7(),
-            login: None,
-            password_hash: None,
-            staff_id: Some(staff_id),
-            is_admin,
-            token_epoch: 0,
-        });
-        account.is_admin = is_admin;
-        account.token_epoch += 1;
-        self.store(actor, "account.set_admin", vec![account]).await
-    }
-
     /// Creates accounts for many staff at once with one shared, already hashed password
     /// (used by the demo company; real installations use LDAP or per-person passwords).
     pub async fn create_staff_accounts(
         &self,
         actor: &Actor,
-        staff: &[(StaffId, bool)],
+        staff: &[StaffId],
         password_hash: &str,
     ) -> Result<(), AuthError> {
         let accounts = staff
             .iter()
-            .map(|(staff_id, is_admin)| Account {
+            .map(|staff_id| Account {
                 id: Uuid::now_v7(),
                 login: None,
                 password_hash: Some(password_hash.to_owned()),
                 staff_id: Some(*staff_id),
-                is_admin: *is_admin,
+                is_admin: false,
                 token_epoch: 0,
             })
             .collect();

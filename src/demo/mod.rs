@@ -5,14 +5,31 @@
 
 pub mod names;
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::{
+    access::{
+        Access, AccessError, Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId,
+        Rule, RuleId, Subject,
+    },
     auth::{Auth, password},
     directory::{
-        Directory, DirectoryError, FieldDefinition, FieldEntity, FieldType, MembershipInput,
-        NewDepartment, NewStaff, Stage,
+        DepartmentId, Directory, DirectoryError, FieldDefinition, FieldEntity, FieldType,
+        MembershipInput, NewDepartment, NewStaff, StaffId, Stage,
     },
     store::{Actor, Source},
 };
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+}
 
 /// The password of every demo employee.
 pub const DEMO_PASSWORD: &str = "demo1234";
@@ -76,7 +93,11 @@ fn title_for(dept: &str, index: usize) -> &'static str {
 }
 
 /// Seeds the demo company if the directory is empty. Returns whether it seeded.
-pub async fn seed_if_empty(directory: &Directory, auth: &Auth) -> Result<bool, DirectoryError> {
+pub async fn seed_if_empty(
+    directory: &Directory,
+    auth: &Auth,
+    access: &Access,
+) -> Result<bool, DemoError> {
     {
         let replica = directory.read();
         if replica.staff_count() > 0 || replica.department_count() > 0 {
@@ -88,23 +109,15 @@ pub async fn seed_if_empty(directory: &Directory, auth: &Auth) -> Result<bool, D
     for def in field_definitions() {
         directory.define_field(&actor, def).await?;
     }
-    let (admins, _) = directory.write(&actor, build_company).await?;
+    let (ids, _) = directory.write(&actor, build_company).await?;
 
     // One hash shared by every demo account: hashing 300 passwords one by one would make the
     // first start take seconds, and they all share the published demo password anyway.
-    let hash = password::hash(DEMO_PASSWORD)
-        .await
-        .map_err(|e| DirectoryError::Conflict(e.to_string()))?;
-    let replica_staff: Vec<_> = {
-        let replica = directory.read();
-        replica
-            .all_staff()
-            .map(|s| (s.id, admins.contains(&s.id)))
-            .collect()
-    };
+    let hash = password::hash(DEMO_PASSWORD).await?;
+    let replica_staff: Vec<StaffId> = directory.read().all_staff().map(|s| s.id).collect();
     auth.create_staff_accounts(&actor, &replica_staff, &hash)
-        .await
-        .map_err(|e| DirectoryError::Conflict(e.to_string()))?;
+        .await?;
+    access.apply(&actor, demo_policy(directory, &ids)).await?;
     tracing::info!(staff = replica_staff.len(), "demo company seeded");
     Ok(true)
 }
@@ -143,11 +156,17 @@ fn field_definitions() -> Vec<FieldDefinition> {
     ]
 }
 
-/// Builds the company in one stage; returns the staff who get admin rights (HR heads).
-fn build_company(stage: &mut Stage<'_>) -> Result<Vec<crate::directory::StaffId>, DirectoryError> {
-    let mut ids = std::collections::HashMap::new();
+/// Ids the demo policy refers to.
+pub struct DemoIds {
+    pub departments: HashMap<&'static str, DepartmentId>,
+    pub hr_head: Option<StaffId>,
+}
+
+/// Builds the company in one stage.
+fn build_company(stage: &mut Stage<'_>) -> Result<DemoIds, DirectoryError> {
+    let mut ids = HashMap::new();
     let mut people = names::People::new(20261125, "stellar.example.com");
-    let mut admins = Vec::new();
+    let mut hr_head = None;
     let mut employee_no = 1000;
     let offices = [
         "北京 Beijing",
@@ -225,9 +244,177 @@ fn build_company(stage: &mut Stage<'_>) -> Result<Vec<crate::directory::StaffId>
                 ldap: None,
             })?;
             if *key == "hr" && index == 0 {
-                admins.push(created.id);
+                hr_head = Some(created.id);
             }
         }
     }
-    Ok(admins)
+    Ok(DemoIds {
+        departments: ids,
+        hr_head,
+    })
+}
+
+fn role(name: &str, description: &str, is_admin: bool) -> Role {
+    Role {
+        id: RoleId(uuid::Uuid::now_v7()),
+        name: name.into(),
+        description: description.into(),
+        is_admin,
+    }
+}
+
+fn rule(
+    role: Option<&Role>,
+    effect: Effect,
+    object: Object,
+    exempt: &[&Role],
+    description: &str,
+) -> PolicyChange {
+    PolicyChange::PutRule(Rule {
+        id: RuleId(uuid::Uuid::now_v7()),
+        role_id: role.map(|r| r.id),
+        effect,
+        object,
+        exempt_roles: exempt.iter().map(|r| r.id).collect(),
+        description: description.into(),
+    })
+}
+
+/// Roles and rules that make contact lists differ: employees see the company but not the
+/// executives and not phone numbers; interns see their own part of the tree and the support
+/// departments; contractors only their own department; HR and executives see everything.
+fn demo_policy(directory: &Directory, ids: &DemoIds) -> Vec<PolicyChange> {
+    let employee = role("员工 Employee", "Everyone on the payroll", false);
+    let intern = role("实习生 Intern", "Interns", false);
+    let contractor = role("外包 Contractor", "Contractors", false);
+    let hr = role("人事 HR", "Human resources", false);
+    let executive = role("高管 Executive", "Executives", false);
+    let admin = role(
+        "管理员 Administrator",
+        "May use the admin portal and API",
+        true,
+    );
+    let mut changes: Vec<PolicyChange> = [&employee, &intern, &contractor, &hr, &executive, &admin]
+        .iter()
+        .map(|r| PolicyChange::PutRole((*r).clone()))
+        .collect();
+
+    for dept_type in ["company", "business", "team", "region", "support"] {
+        changes.push(rule(
+            Some(&employee),
+            Effect::Allow,
+            Object::DeptType(dept_type.into()),
+            &[],
+            "the company",
+        ));
+    }
+    changes.push(rule(
+        Some(&employee),
+        Effect::Mask,
+        Object::Field(MaskedField::Phones),
+        &[],
+        "no phone numbers",
+    ));
+    changes.push(rule(
+        Some(&intern),
+        Effect::Allow,
+        Object::OwnSubtree,
+        &[],
+        "own part of the tree",
+    ));
+    changes.push(rule(
+        Some(&intern),
+        Effect::Allow,
+        Object::DeptType("support".into()),
+        &[],
+        "who to ask",
+    ));
+    changes.push(rule(
+        Some(&intern),
+        Effect::Mask,
+        Object::Field(MaskedField::Phones),
+        &[],
+        "no phone numbers",
+    ));
+    changes.push(rule(
+        Some(&contractor),
+        Effect::Allow,
+        Object::OwnDepartment,
+        &[],
+        "own department",
+    ));
+    changes.push(rule(
+        Some(&contractor),
+        Effect::Mask,
+        Object::Field(MaskedField::Phones),
+        &[],
+        "no phone numbers",
+    ));
+    changes.push(rule(
+        Some(&contractor),
+        Effect::Mask,
+        Object::Field(MaskedField::AllCustom),
+        &[],
+        "no HR data",
+    ));
+    for r in [&hr, &executive, &admin] {
+        changes.push(rule(Some(r), Effect::Allow, Object::All, &[], "everything"));
+    }
+    changes.push(rule(
+        None,
+        Effect::Deny,
+        Object::StaffType("executive".into()),
+        &[&hr, &executive, &admin],
+        "executives are not listed",
+    ));
+    if let Some(exec) = ids.departments.get("exec") {
+        changes.push(rule(
+            None,
+            Effect::Deny,
+            Object::Subtree(*exec),
+            &[&hr, &executive, &admin],
+            "the executive office is not listed",
+        ));
+    }
+    changes.push(rule(
+        None,
+        Effect::Mask,
+        Object::Field(MaskedField::Custom("employee_no".into())),
+        &[&hr, &admin],
+        "employee numbers are for HR",
+    ));
+
+    let hr_departments: BTreeSet<DepartmentId> = ["hr", "recruiting", "comp"]
+        .iter()
+        .filter_map(|k| ids.departments.get(k).copied())
+        .collect();
+    let replica = directory.read();
+    for person in replica.all_staff() {
+        let base = match person.staff_type.as_str() {
+            "intern" => &intern,
+            "contractor" => &contractor,
+            _ => &employee,
+        };
+        let mut roles = vec![base];
+        if person.staff_type == "executive" {
+            roles.push(&executive);
+        }
+        if person
+            .memberships
+            .iter()
+            .any(|m| hr_departments.contains(&m.department_id))
+        {
+            roles.push(&hr);
+        }
+        if Some(person.id) == ids.hr_head {
+            roles.push(&admin);
+        }
+        for r in roles {
+            changes.push(PolicyChange::Assign(Assignment {
+                role_id: r.id,
+                subject: Subject::Staff(person.id),
+            }));
+        }
+    }
+    changes
 }

@@ -132,8 +132,10 @@ impl Directory {
         }
         let version = txn
             .commit(|version| {
-                poisoned(self.replica.write()).apply(version, &changes);
-                let replica = self.read();
+                // Listeners run under the write guard: readers see the replica and everything
+                // derived from it move forward together.
+                let mut replica = poisoned(self.replica.write());
+                replica.apply(version, &changes);
                 for listener in poisoned(self.listeners.read()).iter() {
                     listener.committed(version, &changes, &replica);
                 }

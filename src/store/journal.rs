@@ -266,6 +266,38 @@ impl Journal {
         })
     }
 
+    /// The newest version that changed a directory entity or the policy (not accounts).
+    pub async fn last_change_version(&self) -> Result<Version, StoreError> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT COALESCE(MAX(version), 0) AS version FROM changes",
+            ))
+            .await?;
+        Ok(Version(match row {
+            Some(row) => row.try_get::<i64>("", "version")?,
+            None => 0,
+        }))
+    }
+
+    /// For each entity of `kind`, the last version that changed it.
+    pub async fn entity_versions(
+        &self,
+        kind: EntityKind,
+    ) -> Result<Vec<(Uuid, Version)>, StoreError> {
+        let rows = change_row::Entity::find()
+            .select_only()
+            .column(change_row::Column::EntityId)
+            .column_as(change_row::Column::Version.max(), "version")
+            .filter(change_row::Column::EntityKind.eq(kind.as_str()))
+            .group_by(change_row::Column::EntityId)
+            .into_tuple::<(Uuid, i64)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(id, v)| (id, Version(v))).collect())
+    }
+
     /// Reads the audit log, newest first.
     pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let mut select = audit_row::Entity::find().order_by_desc(audit_row::Column::Id);

@@ -1,5 +1,6 @@
 //! `/api/v1/admin/...`: the directory as HR and IT edit it. Every route needs admin rights.
 
+pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod departments;
 pub(crate) mod fields;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(staff::router())
         .merge(fields::router())
         .merge(audit::router())
+        .merge(access::router())
 }
 
 /// Paging parameters shared by list endpoints.

@@ -31,7 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/staff/{id}/enable", post(enable))
         .route("/api/v1/admin/staff/{id}/departments", put(set_departments))
         .route("/api/v1/admin/staff/{id}/password", put(set_password))
-        .route("/api/v1/admin/staff/{id}/admin", put(set_admin))
 }
 
 /// Filters for the staff list.
@@ -289,32 +288,6 @@ pub async fn set_password(
     state
         .auth
         .set_staff_password(&admin.actor(&remote), id, &request.password)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Admin rights for a person.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminRequest {
-    pub is_admin: bool,
-}
-
-/// Grants or withdraws admin rights; ends the person's sessions so the change applies at once.
-#[utoipa::path(put, path = "/api/v1/admin/staff/{id}/admin", tag = "admin: staff",
-    security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), request_body = AdminRequest,
-    responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn set_admin(
-    State(state): State<AppState>,
-    admin: Admin,
-    remote: RemoteAddr,
-    ApiPath(id): ApiPath<StaffId>,
-    ApiJson(request): ApiJson<AdminRequest>,
-) -> Result<StatusCode, ApiError> {
-    find(&state, id)?;
-    state
-        .auth
-        .set_staff_admin(&admin.actor(&remote), id, request.is_admin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

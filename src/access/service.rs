@@ -1,0 +1,600 @@
+//! The access service: journaled policy edits, the casbin enforcer kept in step with them,
+//! and the snapshot every reader uses.
+
+use std::{
+    collections::{BTreeSet, HashSet},
+    sync::{Arc, RwLock},
+};
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi};
+
+use super::{
+    AccessError,
+    adapter::TableAdapter,
+    model::{Assignment, Effect, Object, Role, RoleId, Rule, RuleId, Subject},
+    policy::{CasbinLine, Policy},
+    profile::ClassProfile,
+    snapshot::PolicySnapshot,
+    store,
+};
+use crate::{
+    directory::{Directory, Replica, StaffId},
+    store::{Actor, AuditEntry, ChangeOp, EntityKind, Journal, Version},
+};
+
+/// The casbin model (`policies/model.conf`), compiled in.
+pub const MODEL: &str = include_str!("../../policies/model.conf");
+
+/// Told of every policy commit, in version order, while the writer lock is held.
+pub trait PolicyListener: Send + Sync {
+    fn policy_changed(
+        &self,
+        version: Version,
+        old: &PolicySnapshot,
+        new: &PolicySnapshot,
+        replica: &Replica,
+    );
+}
+
+/// One edit of the policy.
+#[derive(Debug, Clone)]
+pub enum PolicyChange {
+    /// Create or update a role.
+    PutRole(Role),
+    /// Delete a role with its rules and assignments.
+    DeleteRole(RoleId),
+    /// Create or update a rule.
+    PutRule(Rule),
+    DeleteRule(RuleId),
+    Assign(Assignment),
+    Unassign(Assignment),
+    /// Replace the members of an LDAP group.
+    SetGroupMembers(String, BTreeSet<StaffId>),
+}
+
+/// The access service.
+pub struct Access {
+    journal: Arc<Journal>,
+    directory: Arc<Directory>,
+    enforcer: tokio::sync::Mutex<Enforcer>,
+    snapshot: RwLock<Arc<PolicySnapshot>>,
+    listeners: RwLock<Vec<Arc<dyn PolicyListener>>>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether a viewer with `profile` and own departments `own` sees anything at all.
+pub fn sees_anything(
+    profile: &ClassProfile,
+    own: &BTreeSet<crate::directory::DepartmentId>,
+    replica: &Replica,
+) -> bool {
+    let mut visible = std::collections::HashMap::new();
+    for department in replica.departments() {
+        let v = profile.department_visible(own, department, replica);
+        if v {
+            return true;
+        }
+        visible.insert(department.id, v);
+    }
+    replica
+        .all_staff()
+        .any(|s| profile.staff_visible(s, |d| visible.get(&d).copied().unwrap_or(false)))
+}
+
+/// The departments of a person, as view classes use them.
+pub fn own_departments(
+    replica: &Replica,
+    staff: StaffId,
+) -> BTreeSet<crate::directory::DepartmentId> {
+    replica
+        .staff(staff)
+        .map(|s| s.memberships.iter().map(|m| m.department_id).collect())
+        .unwrap_or_default()
+}
+
+/// What one edit does to the stored rows, the casbin lines, and the derived data.
+#[derive(Default)]
+struct Effects {
+    removed_lines: Vec<CasbinLine>,
+    added_lines: Vec<CasbinLine>,
+    touched_roles: BTreeSet<RoleId>,
+    holders_changed: bool,
+    audit: Vec<AuditEntry>,
+    journal: Vec<(EntityKind, uuid::Uuid, ChangeOp)>,
+}
+
+fn role_json(role: &Role) -> Option<String> {
+    AuditEntry::json(role)
+}
+
+fn rule_json(rule: &Rule) -> Option<String> {
+    AuditEntry::json(&serde_json::json!({
+        "id": rule.id, "role_id": rule.role_id, "effect": rule.effect.as_str(),
+        "object": rule.object.to_string(), "exempt_roles": rule.exempt_roles,
+        "description": rule.description,
+    }))
+}
+
+fn assignment_json(a: &Assignment) -> Option<String> {
+    AuditEntry::json(&serde_json::json!({
+        "role_id": a.role_id, "subject_kind": a.subject.kind(), "subject": a.subject.value(),
+    }))
+}
+
+impl Access {
+    /// Loads the policy from our tables into casbin.
+    pub async fn load(
+        journal: Arc<Journal>,
+        directory: Arc<Directory>,
+    ) -> Result<Self, AccessError> {
+        let policy = store::load(journal.db()).await?;
+        let model = DefaultModel::from_str(MODEL).await?;
+        let mut enforcer =
+            Enforcer::new(model, TableAdapter::new(Arc::new(policy.clone()))).await?;
+        enforcer.enable_auto_save(false);
+        let snapshot = PolicySnapshot::build(policy, &enforcer)?;
+        Ok(Self {
+            journal,
+            directory,
+            enforcer: tokio::sync::Mutex::new(enforcer),
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            listeners: RwLock::new(Vec::new()),
+        })
+    }
+
+    pub fn subscribe(&self, listener: Arc<dyn PolicyListener>) {
+        write(&self.listeners).push(listener);
+    }
+
+    /// The policy in force.
+    pub fn snapshot(&self) -> Arc<PolicySnapshot> {
+        read(&self.snapshot).clone()
+    }
+
+    /// Asks casbin one question (used by the test oracle and diagnostics, never per entry on
+    /// a serving path).
+    pub async fn enforce(
+        &self,
+        subject: &str,
+        object: &str,
+        action: &str,
+    ) -> Result<bool, AccessError> {
+        Ok(self
+            .enforcer
+            .lock()
+            .await
+            .enforce((subject, object, action))?)
+    }
+
+    /// Applies policy edits as one journaled transaction.
+    pub async fn apply(
+        &self,
+        actor: &Actor,
+        changes: Vec<PolicyChange>,
+    ) -> Result<Version, AccessError> {
+        let mut txn = self.journal.begin(actor).await?;
+        let old = self.snapshot();
+        let mut candidate = old.policy.clone();
+        let mut effects = Effects::default();
+        for change in &changes {
+            self.plan(&mut candidate, change, &mut effects)?;
+        }
+
+        let mut enforcer = self.enforcer.lock().await;
+        apply_lines(&mut enforcer, &effects.removed_lines, &effects.added_lines).await?;
+        let outcome = self
+            .check_and_persist(&txn, &old, candidate, &enforcer, &effects, &changes)
+            .await;
+        let new = match outcome {
+            Ok(new) => new,
+            Err(error) => {
+                apply_lines(&mut enforcer, &effects.added_lines, &effects.removed_lines).await?;
+                return Err(error);
+            }
+        };
+        for (kind, id, op) in &effects.journal {
+            txn.record_change(*kind, *id, *op);
+        }
+        for entry in effects.audit.drain(..) {
+            txn.audit(entry);
+        }
+        let new = Arc::new(new);
+        let committed = txn
+            .commit(|version| {
+                *write(&self.snapshot) = new.clone();
+                let replica = self.directory.read();
+                for listener in read(&self.listeners).iter() {
+                    listener.policy_changed(version, &old, &new, &replica);
+                }
+                version
+            })
+            .await;
+        match committed {
+            Ok(version) => Ok(version),
+            Err(error) => {
+                apply_lines(&mut enforcer, &effects.added_lines, &effects.removed_lines).await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn check_and_persist(
+        &self,
+        txn: &crate::store::WriteTxn<'_>,
+        old: &PolicySnapshot,
+        candidate: Policy,
+        enforcer: &Enforcer,
+        effects: &Effects,
+        changes: &[PolicyChange],
+    ) -> Result<PolicySnapshot, AccessError> {
+        let touched = (!effects.touched_roles.is_empty()).then_some(&effects.touched_roles);
+        let new = old.rebuild(
+            candidate,
+            enforcer,
+            touched.or(Some(&BTreeSet::new())),
+            effects.holders_changed,
+        )?;
+        self.refuse_blinding_admins(old, &new)?;
+        let db = txn.txn();
+        for change in changes {
+            match change {
+                PolicyChange::PutRole(role) => store::save_role(db, role).await?,
+                PolicyChange::DeleteRole(id) => {
+                    for rule in old.policy.rules.values().filter(|r| r.role_id == Some(*id)) {
+                        store::delete_rule(db, rule.id).await?;
+                    }
+                    for rule in new.policy.rules.values() {
+                        if old
+                            .policy
+                            .rules
+                            .get(&rule.id)
+                            .is_some_and(|o| o.exempt_roles != rule.exempt_roles)
+                        {
+                            store::save_rule(db, rule).await?;
+                        }
+                    }
+                    store::remove_role_assignments(db, *id).await?;
+                    store::delete_role(db, *id).await?;
+                }
+                PolicyChange::PutRule(rule) => store::save_rule(db, rule).await?,
+                PolicyChange::DeleteRule(id) => store::delete_rule(db, *id).await?,
+                PolicyChange::Assign(a) => {
+                    store::add_assignments(db, std::slice::from_ref(a)).await?
+                }
+                PolicyChange::Unassign(a) => store::remove_assignment(db, a).await?,
+                PolicyChange::SetGroupMembers(group, members) => {
+                    store::replace_group_members(db, group, members).await?
+                }
+            }
+        }
+        Ok(new)
+    }
+
+    /// Refuses a change after which no admin sees anything, when some admin did before.
+    fn refuse_blinding_admins(
+        &self,
+        old: &PolicySnapshot,
+        new: &PolicySnapshot,
+    ) -> Result<(), AccessError> {
+        let replica = self.directory.read();
+        let admins_of = |snapshot: &PolicySnapshot| -> Vec<StaffId> {
+            snapshot
+                .staff_roles
+                .keys()
+                .copied()
+                .filter(|s| {
+                    snapshot.is_admin(*s) && replica.staff(*s).is_some_and(|p| p.is_active())
+                })
+                .collect()
+        };
+        let any_sees = |snapshot: &PolicySnapshot, admins: &[StaffId]| {
+            let mut checked = HashSet::new();
+            admins.iter().any(|staff| {
+                let profile = snapshot.class_profile(&snapshot.roles_of(*staff));
+                let own = if profile.grants.uses_own() {
+                    own_departments(&replica, *staff)
+                } else {
+                    BTreeSet::new()
+                };
+                checked.insert((profile.roles.clone(), own.clone()))
+                    && sees_anything(&profile, &own, &replica)
+            })
+        };
+        let before = admins_of(old);
+        if before.is_empty() || !any_sees(old, &before) {
+            return Ok(());
+        }
+        let after = admins_of(new);
+        if after.is_empty() || !any_sees(new, &after) {
+            return Err(AccessError::Conflict(
+                "refused: after this change no administrator could see any part of the directory"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn plan(
+        &self,
+        policy: &mut Policy,
+        change: &PolicyChange,
+        fx: &mut Effects,
+    ) -> Result<(), AccessError> {
+        match change {
+            PolicyChange::PutRole(role) => {
+                let name = role.name.trim();
+                if name.is_empty() || name.chars().count() > 100 {
+                    return Err(AccessError::invalid("name", "must be 1-100 characters"));
+                }
+                if policy
+                    .roles
+                    .values()
+                    .any(|r| r.id != role.id && r.name == name)
+                {
+                    return Err(AccessError::Conflict(format!(
+                        "a role named '{name}' exists"
+                    )));
+                }
+                let before = policy.roles.insert(role.id, role.clone());
+                fx.touched_roles.insert(role.id);
+                fx.audit.push(AuditEntry {
+                    action: if before.is_some() {
+                        "role.update"
+                    } else {
+                        "role.create"
+                    },
+                    entity_kind: EntityKind::Role,
+                    entity_id: Some(role.id.0),
+                    before: before.as_ref().and_then(role_json),
+                    after: role_json(role),
+                });
+                fx.journal
+                    .push((EntityKind::Role, role.id.0, ChangeOp::Upsert));
+            }
+            PolicyChange::DeleteRole(id) => {
+                let role = policy
+                    .roles
+                    .remove(id)
+                    .ok_or_else(|| AccessError::not_found("role", id))?;
+                let own_rules: Vec<RuleId> = policy
+                    .rules
+                    .values()
+                    .filter(|r| r.role_id == Some(*id))
+                    .map(|r| r.id)
+                    .collect();
+                for rule_id in own_rules {
+                    if let Some(rule) = policy.rules.remove(&rule_id) {
+                        fx.removed_lines.extend(Policy::rule_lines(&rule));
+                    }
+                }
+                for rule in policy.rules.values_mut() {
+                    if rule.exempt_roles.contains(id) {
+                        fx.removed_lines.extend(Policy::rule_lines(rule));
+                        rule.exempt_roles.retain(|r| r != id);
+                        fx.added_lines.extend(Policy::rule_lines(rule));
+                    }
+                }
+                let gone: Vec<Assignment> = policy
+                    .assignments
+                    .iter()
+                    .filter(|a| a.role_id == *id)
+                    .cloned()
+                    .collect();
+                for a in gone {
+                    fx.removed_lines.push(Policy::assignment_line(&a));
+                    policy.assignments.remove(&a);
+                }
+                fx.touched_roles.insert(*id);
+                fx.holders_changed = true;
+                fx.audit.push(AuditEntry {
+                    action: "role.delete",
+                    entity_kind: EntityKind::Role,
+                    entity_id: Some(id.0),
+                    before: role_json(&role),
+                    after: None,
+                });
+                fx.journal.push((EntityKind::Role, id.0, ChangeOp::Remove));
+            }
+            PolicyChange::PutRule(rule) => {
+                self.check_rule(policy, rule)?;
+                let before = policy.rules.insert(rule.id, rule.clone());
+                if let Some(old) = &before {
+                    fx.removed_lines.extend(Policy::rule_lines(old));
+                    fx.touched_roles.extend(old.role_id);
+                    fx.touched_roles.extend(old.exempt_roles.iter().copied());
+                }
+                fx.added_lines.extend(Policy::rule_lines(rule));
+                fx.touched_roles.extend(rule.role_id);
+                fx.touched_roles.extend(rule.exempt_roles.iter().copied());
+                fx.audit.push(AuditEntry {
+                    action: if before.is_some() {
+                        "rule.update"
+                    } else {
+                        "rule.create"
+                    },
+                    entity_kind: EntityKind::Rule,
+                    entity_id: Some(rule.id.0),
+                    before: before.as_ref().and_then(rule_json),
+                    after: rule_json(rule),
+                });
+                fx.journal
+                    .push((EntityKind::Rule, rule.id.0, ChangeOp::Upsert));
+            }
+            PolicyChange::DeleteRule(id) => {
+                let rule = policy
+                    .rules
+                    .remove(id)
+                    .ok_or_else(|| AccessError::not_found("rule", id))?;
+                fx.removed_lines.extend(Policy::rule_lines(&rule));
+                fx.touched_roles.extend(rule.role_id);
+                fx.touched_roles.extend(rule.exempt_roles.iter().copied());
+                fx.audit.push(AuditEntry {
+                    action: "rule.delete",
+                    entity_kind: EntityKind::Rule,
+                    entity_id: Some(id.0),
+                    before: rule_json(&rule),
+                    after: None,
+                });
+                fx.journal.push((EntityKind::Rule, id.0, ChangeOp::Remove));
+            }
+            PolicyChange::Assign(a) => {
+                if !policy.roles.contains_key(&a.role_id) {
+                    return Err(AccessError::not_found("role", a.role_id));
+                }
+                if let Subject::Staff(s) = &a.subject
+                    && self.directory.read().staff(*s).is_none()
+                {
+                    return Err(AccessError::not_found("staff", s));
+                }
+                if policy.assignments.insert(a.clone()) {
+                    fx.added_lines.push(Policy::assignment_line(a));
+                    fx.holders_changed = true;
+                    fx.audit.push(AuditEntry {
+                        action: "role.assign",
+                        entity_kind: EntityKind::Assignment,
+                        entity_id: Some(a.role_id.0),
+                        before: None,
+                        after: assignment_json(a),
+                    });
+                    fx.journal
+                        .push((EntityKind::Assignment, a.role_id.0, ChangeOp::Upsert));
+                }
+            }
+            PolicyChange::Unassign(a) => {
+                if !policy.assignments.remove(a) {
+                    return Err(AccessError::not_found(
+                        "assignment",
+                        format!("{} → {}", a.subject.value(), a.role_id),
+                    ));
+                }
+                fx.removed_lines.push(Policy::assignment_line(a));
+                fx.holders_changed = true;
+                fx.audit.push(AuditEntry {
+                    action: "role.unassign",
+                    entity_kind: EntityKind::Assignment,
+                    entity_id: Some(a.role_id.0),
+                    before: assignment_json(a),
+                    after: None,
+                });
+                fx.journal
+                    .push((EntityKind::Assignment, a.role_id.0, ChangeOp::Upsert));
+            }
+            PolicyChange::SetGroupMembers(group, members) => {
+                let before = policy.group_members.get(group).cloned().unwrap_or_default();
+                if before == *members {
+                    return Ok(());
+                }
+                fx.removed_lines.extend(Policy::member_lines(
+                    group,
+                    &before.difference(members).copied().collect(),
+                ));
+                fx.added_lines.extend(Policy::member_lines(
+                    group,
+                    &members.difference(&before).copied().collect(),
+                ));
+                if members.is_empty() {
+                    policy.group_members.remove(group);
+                } else {
+                    policy.group_members.insert(group.clone(), members.clone());
+                }
+                fx.holders_changed = true;
+                fx.audit.push(AuditEntry {
+                    action: "group.members",
+                    entity_kind: EntityKind::Assignment,
+                    entity_id: None,
+                    before: AuditEntry::json(
+                        &serde_json::json!({"group": group, "members": before.len()}),
+                    ),
+                    after: AuditEntry::json(
+                        &serde_json::json!({"group": group, "members": members.len()}),
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_rule(&self, policy: &Policy, rule: &Rule) -> Result<(), AccessError> {
+        if let Some(role) = rule.role_id
+            && !policy.roles.contains_key(&role)
+        {
+            return Err(AccessError::not_found("role", role));
+        }
+        for role in &rule.exempt_roles {
+            if !policy.roles.contains_key(role) {
+                return Err(AccessError::not_found("role", role));
+            }
+        }
+        match (rule.effect, rule.role_id, &rule.object) {
+            (Effect::Allow, None, _) => Err(AccessError::invalid(
+                "role_id",
+                "an allow rule needs a role",
+            )),
+            (Effect::Allow, Some(_), Object::Field(_)) => Err(AccessError::invalid(
+                "object",
+                "an allow rule names departments or people, not a field",
+            )),
+            (Effect::Deny, Some(_), _) => Err(AccessError::invalid(
+                "role_id",
+                "a deny rule applies to everyone; list the roles that may still see in exempt_roles",
+            )),
+            (
+                Effect::Deny,
+                None,
+                Object::All | Object::OwnDepartment | Object::OwnSubtree | Object::Field(_),
+            ) => Err(AccessError::invalid(
+                "object",
+                "a deny rule names department:, subtree:, dept_type:, staff: or staff_type:",
+            )),
+            (Effect::Mask, _, object) if !matches!(object, Object::Field(_)) => {
+                Err(AccessError::invalid("object", "a mask rule names a field:"))
+            }
+            (Effect::Allow, Some(_), _) | (Effect::Mask, Some(_), _)
+                if !rule.exempt_roles.is_empty() =>
+            {
+                Err(AccessError::invalid(
+                    "exempt_roles",
+                    "only deny rules and global masks have exempt roles",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl crate::auth::AdminLookup for Access {
+    fn is_admin(&self, staff: StaffId) -> bool {
+        self.snapshot().is_admin(staff)
+    }
+}
+
+async fn apply_lines(
+    enforcer: &mut Enforcer,
+    remove: &[CasbinLine],
+    add: &[CasbinLine],
+) -> Result<(), AccessError> {
+    for (section, line) in remove {
+        if *section == "p" {
+            enforcer.remove_policy(line.clone()).await?;
+        } else {
+            enforcer.remove_grouping_policy(line.clone()).await?;
+        }
+    }
+    for (section, line) in add {
+        if *section == "p" {
+            enforcer.add_policy(line.clone()).await?;
+        } else {
+            enforcer.add_grouping_policy(line.clone()).await?;
+        }
+    }
+    Ok(())
+}

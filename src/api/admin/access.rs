@@ -1,0 +1,497 @@
+//! Roles, visibility rules, role assignments and the "see the directory as this employee"
+//! preview.
+
+use std::collections::BTreeSet;
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Committed;
+use crate::{
+    access::{Assignment, Effect, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject},
+    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
+    app::AppState,
+    contacts::Snapshot,
+    directory::StaffId,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/roles", get(list_roles).post(create_role))
+        .route(
+            "/api/v1/admin/roles/{id}",
+            get(show_role).patch(update_role).delete(delete_role),
+        )
+        .route("/api/v1/admin/rules", get(list_rules).post(create_rule))
+        .route(
+            "/api/v1/admin/rules/{id}",
+            get(show_rule).put(replace_rule).delete(delete_rule),
+        )
+        .route(
+            "/api/v1/admin/assignments",
+            get(list_assignments).post(assign).delete(unassign),
+        )
+        .route("/api/v1/admin/views/preview", get(preview))
+        .route("/api/v1/admin/staff/{id}/roles", get(staff_roles))
+}
+
+/// A new role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Members may use the admin API.
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// A change to a role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+/// A rule as the API shows and accepts it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    #[serde(default, skip_deserializing)]
+    pub id: Option<RuleId>,
+    /// Required for `allow` and role masks; absent for `deny` and global masks.
+    #[serde(default)]
+    pub role_id: Option<RoleId>,
+    pub effect: Effect,
+    /// `all`, `dept_type:T`, `subtree:<id>`, `department:<id>`, `own_department`,
+    /// `own_subtree`, `staff_type:T`, `staff:<id>`, or `field:<title|emails|phones|custom.*|custom.KEY>`.
+    pub object: String,
+    /// For `deny` and global `mask`: roles the rule does not apply to.
+    #[serde(default)]
+    pub exempt_roles: Vec<RoleId>,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl RuleBody {
+    fn from_rule(rule: &Rule) -> Self {
+        Self {
+            id: Some(rule.id),
+            role_id: rule.role_id,
+            effect: rule.effect,
+            object: rule.object.to_string(),
+            exempt_roles: rule.exempt_roles.clone(),
+            description: rule.description.clone(),
+        }
+    }
+
+    fn into_rule(self, id: RuleId) -> Result<Rule, ApiError> {
+        if self.description.chars().count() > 500 {
+            return Err(ApiError::Invalid {
+                field: "description".into(),
+                reason: "at most 500 characters".into(),
+            });
+        }
+        Ok(Rule {
+            id,
+            role_id: self.role_id,
+            effect: self.effect,
+            object: Object::parse(&self.object)?,
+            exempt_roles: self.exempt_roles,
+            description: self.description,
+        })
+    }
+}
+
+/// A role given to a person or an LDAP group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentBody {
+    pub role_id: RoleId,
+    /// `staff` or `ldap_group`.
+    pub subject_kind: String,
+    /// A staff id, or a group DN.
+    pub subject: String,
+}
+
+impl AssignmentBody {
+    fn parse(&self) -> Result<Assignment, ApiError> {
+        Ok(Assignment {
+            role_id: self.role_id,
+            subject: Subject::parse(&self.subject_kind, &self.subject)?,
+        })
+    }
+    fn from(a: &Assignment) -> Self {
+        Self {
+            role_id: a.role_id,
+            subject_kind: a.subject.kind().into(),
+            subject: a.subject.value(),
+        }
+    }
+}
+
+/// Lists roles.
+#[utoipa::path(get, path = "/api/v1/admin/roles", tag = "admin: access", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Role>)))]
+pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Vec<Role>> {
+    Json(
+        state
+            .access
+            .snapshot()
+            .policy
+            .roles
+            .values()
+            .cloned()
+            .collect(),
+    )
+}
+
+/// Creates a role.
+#[utoipa::path(post, path = "/api/v1/admin/roles", tag = "admin: access", security(("bearer" = [])),
+    request_body = NewRole,
+    responses((status = 201, body = Role), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiJson(input): ApiJson<NewRole>,
+) -> Result<(StatusCode, Json<Role>), ApiError> {
+    let role = Role {
+        id: RoleId(uuid::Uuid::now_v7()),
+        name: input.name.trim().to_owned(),
+        description: input.description.trim().to_owned(),
+        is_admin: input.is_admin,
+    };
+    state
+        .access
+        .apply(
+            &admin.actor(&remote),
+            vec![PolicyChange::PutRole(role.clone())],
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(role)))
+}
+
+fn find_role(state: &AppState, id: RoleId) -> Result<Role, ApiError> {
+    state
+        .access
+        .snapshot()
+        .policy
+        .roles
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("role {id} not found")))
+}
+
+/// One role.
+#[utoipa::path(get, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Role), (status = 404, body = ErrorBody)))]
+pub async fn show_role(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<RoleId>,
+) -> Result<Json<Role>, ApiError> {
+    find_role(&state, id).map(Json)
+}
+
+/// Renames a role, or grants or withdraws its admin rights.
+#[utoipa::path(patch, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)), request_body = RolePatch,
+    responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiPath(id): ApiPath<RoleId>,
+    ApiJson(patch): ApiJson<RolePatch>,
+) -> Result<Json<Role>, ApiError> {
+    let mut role = find_role(&state, id)?;
+    if let Some(name) = patch.name {
+        role.name = name.trim().to_owned();
+    }
+    if let Some(description) = patch.description {
+        role.description = description.trim().to_owned();
+    }
+    if let Some(is_admin) = patch.is_admin {
+        role.is_admin = is_admin;
+    }
+    state
+        .access
+        .apply(
+            &admin.actor(&remote),
+            vec![PolicyChange::PutRole(role.clone())],
+        )
+        .await?;
+    Ok(Json(role))
+}
+
+/// Deletes a role with its rules and assignments.
+#[utoipa::path(delete, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiPath(id): ApiPath<RoleId>,
+) -> Result<Json<Committed>, ApiError> {
+    let version = state
+        .access
+        .apply(&admin.actor(&remote), vec![PolicyChange::DeleteRole(id)])
+        .await?;
+    Ok(Json(Committed { version: version.0 }))
+}
+
+/// Lists rules.
+#[utoipa::path(get, path = "/api/v1/admin/rules", tag = "admin: access", security(("bearer" = [])),
+    responses((status = 200, body = Vec<RuleBody>)))]
+pub async fn list_rules(State(state): State<AppState>, _admin: Admin) -> Json<Vec<RuleBody>> {
+    Json(
+        state
+            .access
+            .snapshot()
+            .policy
+            .rules
+            .values()
+            .map(RuleBody::from_rule)
+            .collect(),
+    )
+}
+
+/// Creates a rule. The change reaches every affected client as an ordinary delta.
+#[utoipa::path(post, path = "/api/v1/admin/rules", tag = "admin: access", security(("bearer" = [])),
+    request_body = RuleBody,
+    responses((status = 201, body = RuleBody), (status = 404, body = ErrorBody, description = "unknown role"),
+              (status = 409, body = ErrorBody, description = "no administrator would see anything"),
+              (status = 422, body = ErrorBody)))]
+pub async fn create_rule(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiJson(body): ApiJson<RuleBody>,
+) -> Result<(StatusCode, Json<RuleBody>), ApiError> {
+    let rule = body.into_rule(RuleId(uuid::Uuid::now_v7()))?;
+    state
+        .access
+        .apply(
+            &admin.actor(&remote),
+            vec![PolicyChange::PutRule(rule.clone())],
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(RuleBody::from_rule(&rule))))
+}
+
+fn find_rule(state: &AppState, id: RuleId) -> Result<Rule, ApiError> {
+    state
+        .access
+        .snapshot()
+        .policy
+        .rules
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("rule {id} not found")))
+}
+
+/// One rule.
+#[utoipa::path(get, path = "/api/v1/admin/rules/{id}", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = RuleBody), (status = 404, body = ErrorBody)))]
+pub async fn show_rule(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<RuleId>,
+) -> Result<Json<RuleBody>, ApiError> {
+    find_rule(&state, id).map(|r| Json(RuleBody::from_rule(&r)))
+}
+
+/// Replaces a rule.
+#[utoipa::path(put, path = "/api/v1/admin/rules/{id}", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)), request_body = RuleBody,
+    responses((status = 200, body = RuleBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn replace_rule(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiPath(id): ApiPath<RuleId>,
+    ApiJson(body): ApiJson<RuleBody>,
+) -> Result<Json<RuleBody>, ApiError> {
+    find_rule(&state, id)?;
+    let rule = body.into_rule(id)?;
+    state
+        .access
+        .apply(
+            &admin.actor(&remote),
+            vec![PolicyChange::PutRule(rule.clone())],
+        )
+        .await?;
+    Ok(Json(RuleBody::from_rule(&rule)))
+}
+
+/// Deletes a rule.
+#[utoipa::path(delete, path = "/api/v1/admin/rules/{id}", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_rule(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiPath(id): ApiPath<RuleId>,
+) -> Result<Json<Committed>, ApiError> {
+    let version = state
+        .access
+        .apply(&admin.actor(&remote), vec![PolicyChange::DeleteRule(id)])
+        .await?;
+    Ok(Json(Committed { version: version.0 }))
+}
+
+/// Filters for listing assignments.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AssignmentFilter {
+    pub role_id: Option<RoleId>,
+}
+
+/// Lists role assignments.
+#[utoipa::path(get, path = "/api/v1/admin/assignments", tag = "admin: access", security(("bearer" = [])),
+    params(AssignmentFilter),
+    responses((status = 200, body = Vec<AssignmentBody>)))]
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(filter): ApiQuery<AssignmentFilter>,
+) -> Json<Vec<AssignmentBody>> {
+    Json(
+        state
+            .access
+            .snapshot()
+            .policy
+            .assignments
+            .iter()
+            .filter(|a| filter.role_id.is_none_or(|r| a.role_id == r))
+            .map(AssignmentBody::from)
+            .collect(),
+    )
+}
+
+/// Gives a role to a person or an LDAP group.
+#[utoipa::path(post, path = "/api/v1/admin/assignments", tag = "admin: access", security(("bearer" = [])),
+    request_body = AssignmentBody,
+    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiJson(body): ApiJson<AssignmentBody>,
+) -> Result<Json<Committed>, ApiError> {
+    let version = state
+        .access
+        .apply(
+            &admin.actor(&remote),
+            vec![PolicyChange::Assign(body.parse()?)],
+        )
+        .await?;
+    Ok(Json(Committed { version: version.0 }))
+}
+
+/// Takes a role away (same fields as the assignment, in the query string).
+#[utoipa::path(delete, path = "/api/v1/admin/assignments", tag = "admin: access", security(("bearer" = [])),
+    params(AssignmentBody),
+    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn unassign(
+    State(state): State<AppState>,
+    admin: Admin,
+    remote: RemoteAddr,
+    ApiQuery(body): ApiQuery<AssignmentBody>,
+) -> Result<Json<Committed>, ApiError> {
+    let version = state
+        .access
+        .apply(
+            &admin.actor(&remote),
+            vec![PolicyChange::Unassign(body.parse()?)],
+        )
+        .await?;
+    Ok(Json(Committed { version: version.0 }))
+}
+
+/// The roles a person holds.
+#[utoipa::path(get, path = "/api/v1/admin/staff/{id}/roles", tag = "admin: access", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Vec<Role>), (status = 404, body = ErrorBody)))]
+pub async fn staff_roles(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<StaffId>,
+) -> Result<Json<Vec<Role>>, ApiError> {
+    if state.directory.read().staff(id).is_none() {
+        return Err(ApiError::NotFound(format!("staff {id} not found")));
+    }
+    let snapshot = state.access.snapshot();
+    let roles: BTreeSet<RoleId> = snapshot.roles_of(id);
+    Ok(Json(
+        roles
+            .iter()
+            .filter_map(|r| snapshot.policy.roles.get(r).cloned())
+            .collect(),
+    ))
+}
+
+/// Whose view to preview.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PreviewParams {
+    pub staff_id: StaffId,
+}
+
+/// The directory as one employee sees it, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub staff_id: StaffId,
+    pub roles: Vec<Role>,
+    /// The view class (people with the same class see the same list).
+    pub class: String,
+    /// Fields hidden from this person.
+    pub masked_fields: Vec<String>,
+    /// Rules that refer to types, departments or people that do not exist.
+    pub warnings: Vec<String>,
+    pub department_count: usize,
+    pub staff_count: usize,
+    pub view: Snapshot,
+}
+
+/// "See the directory as this employee."
+#[utoipa::path(get, path = "/api/v1/admin/views/preview", tag = "admin: access", security(("bearer" = [])),
+    params(PreviewParams),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorBody)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<PreviewParams>,
+) -> Result<Json<Preview>, ApiError> {
+    let id = params.staff_id;
+    if state.directory.read().staff(id).is_none() {
+        return Err(ApiError::NotFound(format!("staff {id} not found")));
+    }
+    let snapshot = state.access.snapshot();
+    let roles = snapshot.roles_of(id);
+    let profile = snapshot.class_profile(&roles);
+    let warnings = snapshot.dangling_references(&state.directory.read());
+    let view = state.contacts.snapshot(id)?;
+    let (class, department_count, staff_count) = state.contacts.class_summary(id)?;
+    Ok(Json(Preview {
+        staff_id: id,
+        roles: roles
+            .iter()
+            .filter_map(|r| snapshot.policy.roles.get(r).cloned())
+            .collect(),
+        class,
+        masked_fields: profile.masks.0.iter().map(|m| m.to_string()).collect(),
+        warnings,
+        department_count,
+        staff_count,
+        view,
+    }))
+}

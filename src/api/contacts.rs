@@ -1,0 +1,168 @@
+//! `/api/v1/contacts/...`: the caller's contact list — snapshot, delta, search, one person.
+//! Everything here is limited to the caller's view; outside it, people do not exist (404).
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiPath, ApiQuery, Caller, ErrorBody};
+use crate::{
+    app::AppState,
+    contacts::{ContactStaff, Delta, SearchResult, Snapshot},
+    directory::StaffId,
+    store::Version,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/contacts/snapshot", get(snapshot))
+        .route("/api/v1/contacts/delta", get(delta))
+        .route("/api/v1/contacts/version", get(version))
+        .route("/api/v1/contacts/search", get(search))
+        .route("/api/v1/contacts/staff/{id}", get(staff))
+}
+
+fn viewer(caller: &Caller) -> Result<StaffId, ApiError> {
+    caller.0.staff_id.ok_or_else(|| {
+        ApiError::Forbidden(
+            "this account has no contact list (it is not a person in the directory)".into(),
+        )
+    })
+}
+
+/// The caller's whole contact list at one version. Sends `ETag`; answers `304` to a
+/// matching `If-None-Match`.
+#[utoipa::path(get, path = "/api/v1/contacts/snapshot", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, body = Snapshot), (status = 304, description = "unchanged since the ETag"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn snapshot(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let staff = viewer(&caller)?;
+    let (class, version, body) = state.contacts.snapshot_json(staff)?;
+    let etag = format!("\"{}.{}\"", class.0, version);
+    let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag_value),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            ),
+        ],
+        body.as_ref().clone(),
+    )
+        .into_response())
+}
+
+/// `since`: the version of the caller's last snapshot or delta.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DeltaParams {
+    /// A version this server gave the caller (a non-negative integer).
+    pub since: String,
+}
+
+/// Everything that changed in the caller's list since `since`, one entry per id (its last
+/// state). `reset: true` means `since` is older than the retained history: fetch a snapshot.
+#[utoipa::path(get, path = "/api/v1/contacts/delta", tag = "contacts", security(("bearer" = [])),
+    params(DeltaParams),
+    responses((status = 200, body = Delta), (status = 400, body = ErrorBody, description = "since is not a number, or newer than the newest version"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn delta(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<DeltaParams>,
+) -> Result<Json<Delta>, ApiError> {
+    let staff = viewer(&caller)?;
+    let since: i64 = params
+        .since
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &i64| *v >= 0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "since: '{}' is not a version (a non-negative integer)",
+                params.since
+            ))
+        })?;
+    Ok(Json(state.contacts.delta(staff, Version(since))?))
+}
+
+/// The newest version, for cheap polling.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionBody {
+    pub version: i64,
+}
+
+/// The newest version of the contact lists. When it differs from the client's, pull a delta.
+#[utoipa::path(get, path = "/api/v1/contacts/version", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, body = VersionBody), (status = 401, body = ErrorBody)))]
+pub async fn version(State(state): State<AppState>, _caller: Caller) -> Json<VersionBody> {
+    Json(VersionBody {
+        version: state.contacts.version().0,
+    })
+}
+
+/// Search parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SearchParams {
+    /// Name, pinyin (`zhangwei`), initials (`zw`), login, or — when the caller may see them —
+    /// email or phone digits.
+    pub q: String,
+    /// 1-200, default 50.
+    pub limit: Option<usize>,
+}
+
+/// Searches the caller's contact list.
+#[utoipa::path(get, path = "/api/v1/contacts/search", tag = "contacts", security(("bearer" = [])),
+    params(SearchParams),
+    responses((status = 200, body = SearchResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<SearchResult>, ApiError> {
+    let staff = viewer(&caller)?;
+    if params.q.chars().count() > 100 {
+        return Err(ApiError::BadRequest("q: at most 100 characters".into()));
+    }
+    let limit = params.limit.unwrap_or(50).clamp(1, 200);
+    Ok(Json(state.contacts.search(staff, &params.q, limit)?))
+}
+
+/// One person in the caller's list. People outside it are `404`, exactly like unknown ids.
+#[utoipa::path(get, path = "/api/v1/contacts/staff/{id}", tag = "contacts", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ContactStaff), (status = 404, body = ErrorBody)))]
+pub async fn staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<StaffId>,
+) -> Result<Json<ContactStaff>, ApiError> {
+    let viewer = viewer(&caller)?;
+    state
+        .contacts
+        .staff(viewer, id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("staff {id} not found")))
+}

@@ -1,0 +1,19 @@
+//! Contact views: what each person may see of the directory, kept per view class, and the
+//! snapshot / delta protocol clients sync with. It owns the `view_*` and `contacts_meta`
+//! tables (derived data and the history that makes deltas survive restarts). It reads the
+//! directory and the policy through their public interfaces only.
+
+mod class;
+mod index;
+mod project;
+mod service;
+mod state;
+mod store;
+
+pub use class::ClassKey;
+pub use index::{EntryKey, EntryKind};
+pub use project::{ContactDepartment, ContactMembership, ContactStaff};
+pub use service::{
+    Contacts, Delta, DeltaChange, DeltaOp, EntryData, SearchResult, Snapshot, ViewStats,
+};
+pub use state::{DeltaEntry, ViewError};

@@ -1,0 +1,490 @@
+//! The contacts service: keeps the view state in step with every directory and policy commit
+//! (as a listener, under the writer lock), answers snapshots, deltas, search and lookups from
+//! memory, and persists the derived history in the background.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use super::{
+    class::{ClassKey, ClassView},
+    index::{EntryKey, EntryKind},
+    project::{ContactDepartment, ContactStaff},
+    state::{ContactsState, DeltaEntry, DeltaOutcome, Persist, UserView, ViewError},
+    store,
+};
+use crate::{
+    access::{Access, PolicyListener, PolicySnapshot},
+    directory::{Change, Directory, DirectoryListener, Replica, StaffId},
+    store::{EntityKind, Journal, StoreError, Version},
+};
+
+/// A contact list at one version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshot {
+    pub version: i64,
+    pub departments: Vec<ContactDepartment>,
+    pub staff: Vec<ContactStaff>,
+}
+
+/// Whether a delta entry is present (with its data) or gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaOp {
+    Upsert,
+    Remove,
+}
+
+/// The data of an upserted entry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EntryData {
+    Department(ContactDepartment),
+    Staff(ContactStaff),
+}
+
+/// One change of a delta.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeltaChange {
+    pub op: DeltaOp,
+    #[schema(value_type = String)]
+    pub kind: EntryKind,
+    pub id: uuid::Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<EntryData>,
+}
+
+/// The answer to `GET /api/v1/contacts/delta`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delta {
+    pub version: i64,
+    /// `true`: `since` is older than the retained history; fetch a snapshot instead.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
+    pub changes: Vec<DeltaChange>,
+}
+
+/// Search results (people only), best first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResult {
+    pub version: i64,
+    pub total: usize,
+    pub staff: Vec<ContactStaff>,
+}
+
+/// Figures about the views, for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ViewStats {
+    pub classes: usize,
+    pub live_classes: usize,
+    pub log_entries: usize,
+    pub users: usize,
+}
+
+/// The contacts service.
+pub struct Contacts {
+    directory: Arc<Directory>,
+    access: Arc<Access>,
+    state: RwLock<ContactsState>,
+    writer: Mutex<Option<mpsc::UnboundedSender<Vec<Persist>>>>,
+    writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    snapshots: Mutex<HashMap<ClassKey, (Version, Arc<Vec<u8>>)>>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn delta_change(entry: DeltaEntry) -> DeltaChange {
+    match entry {
+        DeltaEntry::UpsertDepartment(d) => DeltaChange {
+            op: DeltaOp::Upsert,
+            kind: EntryKind::Department,
+            id: d.id.0,
+            data: Some(EntryData::Department(d)),
+        },
+        DeltaEntry::UpsertStaff(s) => DeltaChange {
+            op: DeltaOp::Upsert,
+            kind: EntryKind::Staff,
+            id: s.id.0,
+            data: Some(EntryData::Staff(s)),
+        },
+        DeltaEntry::Remove(key) => DeltaChange {
+            op: DeltaOp::Remove,
+            kind: key.kind,
+            id: key.id,
+            data: None,
+        },
+    }
+}
+
+impl Contacts {
+    /// Builds every view from the replica and policy, restores the persisted history, and
+    /// starts the background writer.
+    pub async fn load(
+        journal: Arc<Journal>,
+        directory: Arc<Directory>,
+        access: Arc<Access>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let db = journal.db().clone();
+        let stored = store::load(&db).await?;
+        let relevant = journal.last_change_version().await?;
+        let department_versions = journal.entity_versions(EntityKind::Department).await?;
+        let staff_versions = journal.entity_versions(EntityKind::Staff).await?;
+
+        let (state, users_to_write) = {
+            let replica = directory.read();
+            let policy = access.snapshot();
+            let mut state = ContactsState::build(journal.head(), &policy, &replica);
+            for (id, version) in department_versions {
+                state.global.touch(EntryKey::department(id), version);
+            }
+            for (id, version) in staff_versions {
+                state.global.touch(EntryKey::staff(id), version);
+            }
+            let users = restore(&mut state, stored, relevant);
+            (state, users)
+        };
+        store::write_users(&db, &users_to_write).await?;
+
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Vec<Persist>>();
+        let task = tokio::spawn(async move {
+            while let Some(mut batch) = receiver.recv().await {
+                while let Ok(more) = receiver.try_recv() {
+                    batch.extend(more);
+                }
+                if let Err(error) = store::write(&db, batch).await {
+                    // Derived data only: losing it costs old clients a reset after a restart.
+                    tracing::error!(%error, "could not persist contact-view history");
+                }
+            }
+        });
+        Ok(Arc::new(Self {
+            directory,
+            access,
+            state: RwLock::new(state),
+            writer: Mutex::new(Some(sender)),
+            writer_task: Mutex::new(Some(task)),
+            snapshots: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Waits until everything queued is persisted (on shutdown).
+    pub async fn flush(&self) {
+        lock(&self.writer).take();
+        let task = lock(&self.writer_task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    fn send(&self, state: &mut ContactsState) {
+        let batch = std::mem::take(&mut state.outbox);
+        if let Some(sender) = lock(&self.writer).as_ref() {
+            let _ = sender.send(batch);
+        }
+    }
+
+    /// The newest version the views reflect.
+    pub fn version(&self) -> Version {
+        read(&self.state).version
+    }
+
+    pub fn stats(&self) -> ViewStats {
+        let state = read(&self.state);
+        ViewStats {
+            classes: state.classes.len(),
+            live_classes: state.classes.values().filter(|c| c.live).count(),
+            log_entries: state.classes.values().map(|c| c.log.len()).sum::<usize>()
+                + state.global.len(),
+            users: state.users.len(),
+        }
+    }
+
+    fn with_view<T>(
+        &self,
+        staff: StaffId,
+        f: impl FnOnce(&ContactsState, &ClassView, &Replica) -> T,
+    ) -> Result<T, ViewError> {
+        let replica = self.directory.read();
+        let state = read(&self.state);
+        let class = state.class_of(staff).ok_or(ViewError::NoView)?;
+        Ok(f(&state, class, &replica))
+    }
+
+    /// A person's whole contact list, as JSON, with the class and version it was built for
+    /// (the pair is the snapshot's ETag). Lists are cached per class and version.
+    pub fn snapshot_json(
+        &self,
+        staff: StaffId,
+    ) -> Result<(ClassKey, Version, Arc<Vec<u8>>), ViewError> {
+        self.with_view(staff, |state, class, replica| {
+            if let Some((version, bytes)) = lock(&self.snapshots).get(&class.key)
+                && *version == state.version
+            {
+                return (class.key.clone(), *version, bytes.clone());
+            }
+            let snapshot = build_snapshot(state.version, class, replica);
+            let bytes = Arc::new(serde_json::to_vec(&snapshot).unwrap_or_default());
+            let mut cache = lock(&self.snapshots);
+            if cache.len() > 256 {
+                cache.clear();
+            }
+            cache.insert(class.key.clone(), (state.version, bytes.clone()));
+            (class.key.clone(), state.version, bytes)
+        })
+    }
+
+    /// A person's whole contact list.
+    pub fn snapshot(&self, staff: StaffId) -> Result<Snapshot, ViewError> {
+        self.with_view(staff, |state, class, replica| {
+            build_snapshot(state.version, class, replica)
+        })
+    }
+
+    /// What changed for a person since `since`.
+    pub fn delta(&self, staff: StaffId, since: Version) -> Result<Delta, ViewError> {
+        let replica = self.directory.read();
+        let state = read(&self.state);
+        Ok(match state.delta(staff, since, &replica)? {
+            DeltaOutcome::Reset { version } => Delta {
+                version: version.0,
+                reset: true,
+                changes: Vec::new(),
+            },
+            DeltaOutcome::Changes { version, changes } => Delta {
+                version: version.0,
+                reset: false,
+                changes: changes.into_iter().map(delta_change).collect(),
+            },
+        })
+    }
+
+    /// One person as the viewer sees them; `None` when outside the view (or unknown).
+    pub fn staff(&self, viewer: StaffId, id: StaffId) -> Result<Option<ContactStaff>, ViewError> {
+        self.with_view(viewer, |_, class, replica| class.project_staff(id, replica))
+    }
+
+    /// Whether `viewer` sees person `id`.
+    pub fn sees(&self, viewer: StaffId, id: StaffId) -> bool {
+        self.with_view(viewer, |_, class, _| class.staff.contains(&id))
+            .unwrap_or(false)
+    }
+
+    /// People in the viewer's list matching `query` by name, pinyin, initials, login, and (when
+    /// not masked for the viewer) email or phone.
+    pub fn search(
+        &self,
+        viewer: StaffId,
+        query: &str,
+        limit: usize,
+    ) -> Result<SearchResult, ViewError> {
+        let needle = query.trim().to_lowercase();
+        let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
+        self.with_view(viewer, |state, class, replica| {
+            let masks = &class.profile.masks;
+            let emails_visible = !masks.hides(&crate::access::MaskedField::Emails);
+            let phones_visible = !masks.hides(&crate::access::MaskedField::Phones);
+            let mut hits: Vec<(u8, &crate::directory::Staff)> = class
+                .staff
+                .iter()
+                .filter_map(|id| replica.staff(*id))
+                .filter_map(|s| {
+                    let name = s.display_name.to_lowercase();
+                    let rank = if needle.is_empty() {
+                        return None;
+                    } else if name == needle || s.login == needle {
+                        0
+                    } else if s.pinyin_initials.starts_with(&needle)
+                        || name.starts_with(&needle)
+                        || s.pinyin_full.starts_with(&needle)
+                    {
+                        1
+                    } else if name.contains(&needle)
+                        || s.pinyin_full.contains(&needle)
+                        || s.login.contains(&needle)
+                    {
+                        2
+                    } else if emails_visible
+                        && s.emails.iter().any(|e| e.to_lowercase().contains(&needle))
+                    {
+                        3
+                    } else if phones_visible
+                        && digits.len() >= 3
+                        && s.phones.iter().any(|p| {
+                            p.chars()
+                                .filter(char::is_ascii_digit)
+                                .collect::<String>()
+                                .contains(&digits)
+                        })
+                    {
+                        3
+                    } else {
+                        return None;
+                    };
+                    Some((rank, s.as_ref()))
+                })
+                .collect();
+            hits.sort_by(|a, b| {
+                (a.0, &a.1.pinyin_full, &a.1.login).cmp(&(b.0, &b.1.pinyin_full, &b.1.login))
+            });
+            let total = hits.len();
+            let staff = hits
+                .into_iter()
+                .take(limit)
+                .filter_map(|(_, s)| class.project_staff(s.id, replica))
+                .collect();
+            SearchResult {
+                version: state.version.0,
+                total,
+                staff,
+            }
+        })
+    }
+
+    /// The class a person is in and its size, for the admin preview.
+    pub fn class_summary(&self, staff: StaffId) -> Result<(String, usize, usize), ViewError> {
+        self.with_view(staff, |_, class, _| {
+            (
+                class.key.0.clone(),
+                class.departments.len(),
+                class.staff.len(),
+            )
+        })
+    }
+}
+
+fn build_snapshot(version: Version, class: &ClassView, replica: &Replica) -> Snapshot {
+    let mut departments: Vec<ContactDepartment> = class
+        .departments
+        .iter()
+        .filter_map(|id| class.project_department(*id, replica))
+        .collect();
+    departments.sort_by(|a, b| (a.order_key, &a.name, a.id).cmp(&(b.order_key, &b.name, b.id)));
+    let mut staff: Vec<ContactStaff> = class
+        .staff
+        .iter()
+        .filter_map(|id| class.project_staff(*id, replica))
+        .collect();
+    staff.sort_by(|a, b| (&a.pinyin_full, &a.login).cmp(&(&b.pinyin_full, &b.login)));
+    Snapshot {
+        version: version.0,
+        departments,
+        staff,
+    }
+}
+
+/// Puts the persisted history back into freshly built state. Returns the user rows to write.
+fn restore(
+    state: &mut ContactsState,
+    stored: store::Stored,
+    relevant: Version,
+) -> Vec<(StaffId, ClassKey, Version, Version)> {
+    // Commits whose derived rows never reached the disk (a crash right after them): readers
+    // older than the newest such commit must reset.
+    if stored.applied.is_none_or(|applied| applied < relevant) {
+        state.floor = relevant;
+    }
+    let ghost = |state: &mut ContactsState, key: &ClassKey| {
+        state.classes.entry(key.clone()).or_insert_with(|| {
+            let mut view = ClassView::build(
+                key.clone(),
+                Default::default(),
+                Default::default(),
+                &Replica::default(),
+            );
+            view.live = false;
+            view
+        });
+    };
+    for (key, reproject_at, floor) in stored.classes {
+        ghost(state, &key);
+        if let Some(class) = state.classes.get_mut(&key) {
+            class.reproject_at = reproject_at;
+            class.floor = floor;
+        }
+    }
+    for (key, entries) in stored.logs {
+        ghost(state, &key);
+        if let Some(class) = state.classes.get_mut(&key) {
+            for (version, entry) in entries {
+                class.log.touch(entry, version);
+            }
+        }
+    }
+    let mut previous: HashMap<StaffId, (ClassKey, Version, Version)> = HashMap::new();
+    for (staff, class, since, floor) in stored.users {
+        previous.insert(staff, (class, since, floor));
+    }
+    let mut transitions: HashMap<StaffId, Vec<super::state::Transition>> = HashMap::new();
+    for (staff, transition) in stored.transitions {
+        ghost(state, &transition.from);
+        ghost(state, &transition.to);
+        transitions.entry(staff).or_default().push(transition);
+    }
+    let version = state.version;
+    let mut to_write = Vec::new();
+    for (staff, user) in state.users.iter_mut() {
+        match previous.get(staff) {
+            Some((class, since, floor)) if *class == user.class => {
+                user.since = *since;
+                user.floor = *floor;
+                let mut list = transitions.remove(staff).unwrap_or_default();
+                list.sort_by_key(|t| t.version);
+                user.transitions = list;
+            }
+            Some((_, since, _)) => {
+                // The person's class changed while no history was kept: old readers reset.
+                *user = UserView {
+                    class: user.class.clone(),
+                    since: *since,
+                    floor: version,
+                    transitions: Vec::new(),
+                };
+                to_write.push((*staff, user.class.clone(), user.since, user.floor));
+            }
+            None => to_write.push((*staff, user.class.clone(), user.since, user.floor)),
+        }
+    }
+    to_write
+}
+
+impl DirectoryListener for Contacts {
+    fn committed(&self, version: Version, changes: &[Change], replica: &Replica) {
+        let policy = self.access.snapshot();
+        let mut state = write(&self.state);
+        state.apply_directory_commit(version, changes, &policy, replica);
+        self.send(&mut state);
+    }
+}
+
+impl PolicyListener for Contacts {
+    fn policy_changed(
+        &self,
+        version: Version,
+        _old: &PolicySnapshot,
+        new: &PolicySnapshot,
+        replica: &Replica,
+    ) {
+        let mut state = write(&self.state);
+        state.apply_policy_change(version, new, replica);
+        self.send(&mut state);
+    }
+}

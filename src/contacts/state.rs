@@ -1,0 +1,439 @@
+//! The contact-view state: every view class, which class each person is in (and which
+//! classes they were in before), the global index of entries that changed themselves, and the
+//! delta computation that ties them together.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::{
+    class::{ClassKey, ClassView, Dirty, diff},
+    index::{ChangeIndex, EntryKey, EntryKind},
+    project::{ContactDepartment, ContactStaff},
+};
+use crate::{
+    access::{ClassProfile, PolicySnapshot, RoleId, own_departments},
+    directory::{Change, DepartmentId, Replica, StaffId},
+    store::Version,
+};
+
+/// A person moving from one class to another at a version, with the entries whose state
+/// differs between the two views at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub version: Version,
+    pub from: ClassKey,
+    pub to: ClassKey,
+    pub entries: Vec<EntryKey>,
+    /// The two classes mask differently: every entry's projection changed.
+    pub all: bool,
+}
+
+/// A person's place among the classes.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub class: ClassKey,
+    /// The version the person entered the directory (or views were first computed).
+    pub since: Version,
+    /// Readers of this person older than this must reset.
+    pub floor: Version,
+    pub transitions: Vec<Transition>,
+}
+
+/// Derived rows to persist after a commit (written by the background writer).
+#[derive(Debug, Clone)]
+pub enum Persist {
+    ClassLog {
+        key: ClassKey,
+        entries: Vec<(Version, EntryKey)>,
+    },
+    ClassMeta {
+        key: ClassKey,
+        reproject_at: Version,
+        floor: Version,
+    },
+    User {
+        staff: StaffId,
+        class: ClassKey,
+        since: Version,
+        floor: Version,
+    },
+    UserGone {
+        staff: StaffId,
+    },
+    Transition {
+        staff: StaffId,
+        transition: Transition,
+    },
+    Applied(Version),
+}
+
+/// One change in a delta.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeltaEntry {
+    UpsertDepartment(ContactDepartment),
+    UpsertStaff(ContactStaff),
+    Remove(EntryKey),
+}
+
+/// The answer to "what changed since V".
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeltaOutcome {
+    Changes {
+        version: Version,
+        changes: Vec<DeltaEntry>,
+    },
+    /// `since` is older than what is retained for this person: fetch a snapshot.
+    Reset { version: Version },
+}
+
+/// Why a delta or snapshot cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    #[error("version {since} is newer than the newest version {newest}")]
+    FromTheFuture { since: Version, newest: Version },
+    #[error("this account has no contact list (it is not a person in the directory)")]
+    NoView,
+}
+
+/// Everything the contacts module keeps in memory.
+#[derive(Debug, Default)]
+pub struct ContactsState {
+    pub version: Version,
+    pub floor: Version,
+    pub global: ChangeIndex,
+    pub classes: HashMap<ClassKey, ClassView>,
+    pub users: HashMap<StaffId, UserView>,
+    pub outbox: Vec<Persist>,
+}
+
+/// Caches class profiles per role set while many people are (re)classified at once.
+#[derive(Default)]
+struct Profiles(HashMap<BTreeSet<RoleId>, ClassProfile>);
+
+impl Profiles {
+    fn get(&mut self, policy: &PolicySnapshot, roles: BTreeSet<RoleId>) -> &ClassProfile {
+        self.0
+            .entry(roles)
+            .or_insert_with_key(|roles| policy.class_profile(roles))
+    }
+}
+
+impl ContactsState {
+    /// Classifies everyone and builds every class view at `version`.
+    pub fn build(version: Version, policy: &PolicySnapshot, replica: &Replica) -> Self {
+        let mut state = Self {
+            version,
+            ..Self::default()
+        };
+        let mut profiles = Profiles::default();
+        let people: Vec<StaffId> = replica.all_staff().map(|s| s.id).collect();
+        for staff in people {
+            let key = state.classify(staff, policy, replica, &mut profiles);
+            state.users.insert(
+                staff,
+                UserView {
+                    class: key,
+                    since: version,
+                    floor: Version(0),
+                    transitions: Vec::new(),
+                },
+            );
+        }
+        state
+    }
+
+    /// Finds (building it if needed) the class a person belongs in now.
+    fn classify(
+        &mut self,
+        staff: StaffId,
+        policy: &PolicySnapshot,
+        replica: &Replica,
+        profiles: &mut Profiles,
+    ) -> ClassKey {
+        let profile = profiles.get(policy, policy.roles_of(staff));
+        let own = if profile.grants.uses_own() {
+            own_departments(replica, staff)
+        } else {
+            BTreeSet::new()
+        };
+        let key = ClassKey::of(profile, &own);
+        let needs_build = self.classes.get(&key).is_none_or(|c| !c.live);
+        if needs_build {
+            let fresh = ClassView::build(key.clone(), profile.clone(), own, replica);
+            match self.classes.get_mut(&key) {
+                // A class nobody was in comes back: keep its log and floor.
+                Some(ghost) => {
+                    ghost.departments = fresh.departments;
+                    ghost.staff = fresh.staff;
+                    ghost.profile = fresh.profile;
+                    ghost.own = fresh.own;
+                    ghost.live = true;
+                }
+                None => {
+                    self.classes.insert(key.clone(), fresh);
+                }
+            }
+        }
+        key
+    }
+
+    /// Moves a person to another class at `version`, recording what differs for them.
+    fn move_user(&mut self, staff: StaffId, to: ClassKey, version: Version, replica: &Replica) {
+        let Some(from) = self.users.get(&staff).map(|u| u.class.clone()) else {
+            return;
+        };
+        if from == to {
+            return;
+        }
+        let (entries, all) = match (self.classes.get(&from), self.classes.get(&to)) {
+            (Some(a), Some(b)) => (
+                diff(&a.departments, &a.staff, &b.departments, &b.staff, replica),
+                a.profile.masks != b.profile.masks,
+            ),
+            _ => (Vec::new(), true),
+        };
+        let transition = Transition {
+            version,
+            from,
+            to: to.clone(),
+            entries,
+            all,
+        };
+        if let Some(user) = self.users.get_mut(&staff) {
+            user.class = to.clone();
+            user.transitions.push(transition.clone());
+            self.outbox.push(Persist::User {
+                staff,
+                class: to,
+                since: user.since,
+                floor: user.floor,
+            });
+        }
+        self.outbox.push(Persist::Transition { staff, transition });
+    }
+
+    /// Stops maintaining classes nobody is in (their logs stay for readers that need them).
+    fn retire_empty_classes(&mut self) {
+        let occupied: HashSet<&ClassKey> = self.users.values().map(|u| &u.class).collect();
+        for class in self.classes.values_mut() {
+            if class.live && !occupied.contains(&class.key) {
+                class.live = false;
+                class.departments = HashSet::new();
+                class.staff = HashSet::new();
+            }
+        }
+    }
+
+    fn queue_class_logs(&mut self, version: Version) {
+        for class in self.classes.values() {
+            let entries = class.log.at(version);
+            if !entries.is_empty() {
+                self.outbox.push(Persist::ClassLog {
+                    key: class.key.clone(),
+                    entries,
+                });
+            }
+            if class.reproject_at == version {
+                self.outbox.push(Persist::ClassMeta {
+                    key: class.key.clone(),
+                    reproject_at: class.reproject_at,
+                    floor: class.floor,
+                });
+            }
+        }
+    }
+
+    /// Moves every view past a directory commit (the replica is already at `version`).
+    pub fn apply_directory_commit(
+        &mut self,
+        version: Version,
+        changes: &[Change],
+        policy: &PolicySnapshot,
+        replica: &Replica,
+    ) {
+        let dirty = Dirty::of(changes, replica);
+        for key in &dirty.changed {
+            self.global.touch(*key, version);
+        }
+        for class in self.classes.values_mut().filter(|c| c.live) {
+            class.apply_commit(version, &dirty, replica);
+        }
+        let mut profiles = Profiles::default();
+        for change in changes {
+            let Change::Staff { before, after } = change else {
+                continue;
+            };
+            match (before, after) {
+                (_, None) => {
+                    if let Some(id) = before.as_ref().map(|b| b.id)
+                        && self.users.remove(&id).is_some()
+                    {
+                        self.outbox.push(Persist::UserGone { staff: id });
+                    }
+                }
+                (None, Some(person)) => {
+                    let key = self.classify(person.id, policy, replica, &mut profiles);
+                    self.users.insert(
+                        person.id,
+                        UserView {
+                            class: key.clone(),
+                            since: version,
+                            floor: Version(0),
+                            transitions: Vec::new(),
+                        },
+                    );
+                    self.outbox.push(Persist::User {
+                        staff: person.id,
+                        class: key,
+                        since: version,
+                        floor: Version(0),
+                    });
+                }
+                (Some(old), Some(person)) => {
+                    if old.memberships != person.memberships {
+                        let key = self.classify(person.id, policy, replica, &mut profiles);
+                        self.move_user(person.id, key, version, replica);
+                    }
+                }
+            }
+        }
+        self.retire_empty_classes();
+        self.finish(version);
+    }
+
+    /// Moves every view past a policy change.
+    pub fn apply_policy_change(
+        &mut self,
+        version: Version,
+        new: &PolicySnapshot,
+        replica: &Replica,
+    ) {
+        let mut profiles = Profiles::default();
+        let live: Vec<ClassKey> = self
+            .classes
+            .values()
+            .filter(|c| c.live)
+            .map(|c| c.key.clone())
+            .collect();
+        for key in live {
+            let Some(class) = self.classes.get(&key) else {
+                continue;
+            };
+            let profile = profiles.get(new, class.profile.roles.clone()).clone();
+            // A class whose rules start or stop depending on departments is replaced: its
+            // people move to new classes below, and keep this one's view until then.
+            if profile.grants.uses_own() != class.profile.grants.uses_own()
+                || profile == class.profile
+            {
+                continue;
+            }
+            if let Some(class) = self.classes.get_mut(&key) {
+                class.replace_profile(version, profile, replica);
+            }
+        }
+        let people: Vec<StaffId> = self.users.keys().copied().collect();
+        for staff in people {
+            let key = self.classify(staff, new, replica, &mut profiles);
+            self.move_user(staff, key, version, replica);
+        }
+        self.retire_empty_classes();
+        self.finish(version);
+    }
+
+    fn finish(&mut self, version: Version) {
+        self.queue_class_logs(version);
+        self.version = version;
+        self.outbox.push(Persist::Applied(version));
+    }
+
+    /// The class a person is in now.
+    pub fn class_of(&self, staff: StaffId) -> Option<&ClassView> {
+        self.users
+            .get(&staff)
+            .and_then(|u| self.classes.get(&u.class))
+    }
+
+    /// Everything that changed for a person since `since`, compacted to one entry per id.
+    pub fn delta(
+        &self,
+        staff: StaffId,
+        since: Version,
+        replica: &Replica,
+    ) -> Result<DeltaOutcome, ViewError> {
+        if since > self.version {
+            return Err(ViewError::FromTheFuture {
+                since,
+                newest: self.version,
+            });
+        }
+        let user = self.users.get(&staff).ok_or(ViewError::NoView)?;
+        let current = self.classes.get(&user.class).ok_or(ViewError::NoView)?;
+        let reset = Ok(DeltaOutcome::Reset {
+            version: self.version,
+        });
+        if since < self.floor || since < user.floor || since < user.since {
+            return reset;
+        }
+        let later: Vec<&Transition> = user
+            .transitions
+            .iter()
+            .filter(|t| t.version > since)
+            .collect();
+        let mut chain: Vec<&ClassView> = Vec::new();
+        let first = later.first().map_or(&user.class, |t| &t.from);
+        for key in std::iter::once(first).chain(later.iter().map(|t| &t.to)) {
+            match self.classes.get(key) {
+                Some(class) if since >= class.floor => chain.push(class),
+                _ => return reset,
+            }
+        }
+
+        let mut keys: HashSet<EntryKey> = HashSet::new();
+        let mut everything = false;
+        for transition in &later {
+            everything |= transition.all;
+            keys.extend(transition.entries.iter().copied());
+        }
+        for class in &chain {
+            keys.extend(class.log.since(since).copied());
+            everything |= class.reproject_at > since;
+        }
+        keys.extend(
+            self.global
+                .since(since)
+                .filter(|k| current.sees(k))
+                .copied(),
+        );
+        if everything {
+            keys.extend(
+                current
+                    .departments
+                    .iter()
+                    .map(|d| EntryKey::department(d.0)),
+            );
+            keys.extend(current.staff.iter().map(|s| EntryKey::staff(s.0)));
+        }
+
+        let mut keys: Vec<EntryKey> = keys.into_iter().collect();
+        keys.sort();
+        let changes = keys
+            .into_iter()
+            .map(|key| project(current, key, replica).unwrap_or(DeltaEntry::Remove(key)))
+            .collect();
+        Ok(DeltaOutcome::Changes {
+            version: self.version,
+            changes,
+        })
+    }
+}
+
+/// An entry as a class sees it, if it does.
+pub fn project(class: &ClassView, key: EntryKey, replica: &Replica) -> Option<DeltaEntry> {
+    match key.kind {
+        EntryKind::Department => class
+            .project_department(DepartmentId(key.id), replica)
+            .map(DeltaEntry::UpsertDepartment),
+        EntryKind::Staff => class
+            .project_staff(StaffId(key.id), replica)
+            .map(DeltaEntry::UpsertStaff),
+    }
+}

@@ -1,0 +1,289 @@
+//! Storage of the derived contact-view data (`view_*` tables, `contacts_meta`). Only the
+//! contacts module uses these tables; everything in them can be recomputed except the history
+//! that lets old clients receive deltas instead of resets.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, sea_query::OnConflict,
+};
+
+use super::{
+    class::ClassKey,
+    index::{pack, unpack},
+    state::{Persist, Transition},
+};
+use crate::{
+    directory::StaffId,
+    store::{StoreError, Version},
+};
+
+pub mod log_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "view_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub class_key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub entries: Vec<u8>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod class_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "view_classes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub class_key: String,
+        pub reproject_at: i64,
+        pub floor: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod user_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "view_users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub staff_id: Uuid,
+        pub class_key: String,
+        pub since: i64,
+        pub floor: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod transition_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "view_transitions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub staff_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub from_key: String,
+        pub to_key: String,
+        pub all_entries: bool,
+        pub entries: Vec<u8>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod meta_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contacts_meta")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub applied: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Everything persisted, as loaded at start.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub applied: Option<Version>,
+    pub classes: Vec<(ClassKey, Version, Version)>,
+    pub logs: Vec<(ClassKey, Vec<(Version, super::index::EntryKey)>)>,
+    pub users: Vec<(StaffId, ClassKey, Version, Version)>,
+    pub transitions: Vec<(StaffId, Transition)>,
+}
+
+pub async fn load(db: &DatabaseConnection) -> Result<Stored, StoreError> {
+    let mut stored = Stored {
+        applied: meta_row::Entity::find_by_id(1)
+            .one(db)
+            .await?
+            .map(|m| Version(m.applied)),
+        ..Default::default()
+    };
+    for row in class_row::Entity::find().all(db).await? {
+        stored.classes.push((
+            ClassKey(row.class_key),
+            Version(row.reproject_at),
+            Version(row.floor),
+        ));
+    }
+    for row in log_row::Entity::find().all(db).await? {
+        // A damaged row only costs its class's old readers a reset (see service::load).
+        let entries = unpack(&row.entries).unwrap_or_default();
+        stored.logs.push((ClassKey(row.class_key), entries));
+    }
+    for row in user_row::Entity::find().all(db).await? {
+        stored.users.push((
+            StaffId(row.staff_id),
+            ClassKey(row.class_key),
+            Version(row.since),
+            Version(row.floor),
+        ));
+    }
+    for row in transition_row::Entity::find().all(db).await? {
+        let entries = unpack(&row.entries).map(|e| e.into_iter().map(|(_, k)| k).collect());
+        stored.transitions.push((
+            StaffId(row.staff_id),
+            Transition {
+                version: Version(row.version),
+                from: ClassKey(row.from_key),
+                to: ClassKey(row.to_key),
+                all: row.all_entries || entries.is_none(),
+                entries: entries.unwrap_or_default(),
+            },
+        ));
+    }
+    Ok(stored)
+}
+
+/// Writes a batch of derived rows in one transaction and records how far it got.
+pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    let mut applied = None;
+    for item in batch {
+        match item {
+            Persist::ClassLog { key, entries } => {
+                let version = entries.iter().map(|(v, _)| v.0).max().unwrap_or(0);
+                log_row::Entity::insert(log_row::ActiveModel {
+                    class_key: Set(key.0),
+                    version: Set(version),
+                    entries: Set(pack(&entries)),
+                })
+                .on_conflict(
+                    OnConflict::columns([log_row::Column::ClassKey, log_row::Column::Version])
+                        .update_column(log_row::Column::Entries)
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            Persist::ClassMeta {
+                key,
+                reproject_at,
+                floor,
+            } => {
+                class_row::Entity::insert(class_row::ActiveModel {
+                    class_key: Set(key.0),
+                    reproject_at: Set(reproject_at.0),
+                    floor: Set(floor.0),
+                })
+                .on_conflict(
+                    OnConflict::column(class_row::Column::ClassKey)
+                        .update_columns([class_row::Column::ReprojectAt, class_row::Column::Floor])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            Persist::User {
+                staff,
+                class,
+                since,
+                floor,
+            } => {
+                user_row::Entity::insert(user_row::ActiveModel {
+                    staff_id: Set(staff.0),
+                    class_key: Set(class.0),
+                    since: Set(since.0),
+                    floor: Set(floor.0),
+                })
+                .on_conflict(
+                    OnConflict::column(user_row::Column::StaffId)
+                        .update_columns([
+                            user_row::Column::ClassKey,
+                            user_row::Column::Since,
+                            user_row::Column::Floor,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            Persist::UserGone { staff } => {
+                user_row::Entity::delete_by_id(staff.0).exec(&txn).await?;
+                transition_row::Entity::delete_many()
+                    .filter(transition_row::Column::StaffId.eq(staff.0))
+                    .exec(&txn)
+                    .await?;
+            }
+            Persist::Transition { staff, transition } => {
+                let entries: Vec<_> = transition
+                    .entries
+                    .iter()
+                    .map(|k| (transition.version, *k))
+                    .collect();
+                transition_row::Entity::insert(transition_row::ActiveModel {
+                    staff_id: Set(staff.0),
+                    version: Set(transition.version.0),
+                    from_key: Set(transition.from.0),
+                    to_key: Set(transition.to.0),
+                    all_entries: Set(transition.all),
+                    entries: Set(pack(&entries)),
+                })
+                .on_conflict_do_nothing()
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            Persist::Applied(version) => applied = Some(version),
+        }
+    }
+    if let Some(version) = applied {
+        meta_row::Entity::insert(meta_row::ActiveModel {
+            id: Set(1),
+            applied: Set(version.0),
+        })
+        .on_conflict(
+            OnConflict::column(meta_row::Column::Id)
+                .update_column(meta_row::Column::Applied)
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Bulk-writes the users table (first start, or after the classes were recomputed).
+pub async fn write_users(
+    db: &impl ConnectionTrait,
+    users: &[(StaffId, ClassKey, Version, Version)],
+) -> Result<(), StoreError> {
+    for chunk in users.chunks(5_000) {
+        user_row::Entity::insert_many(chunk.iter().map(|(staff, class, since, floor)| {
+            user_row::ActiveModel {
+                staff_id: Set(staff.0),
+                class_key: Set(class.0.clone()),
+                since: Set(since.0),
+                floor: Set(floor.0),
+            }
+        }))
+        .on_conflict(
+            OnConflict::column(user_row::Column::StaffId)
+                .update_columns([
+                    user_row::Column::ClassKey,
+                    user_row::Column::Since,
+                    user_row::Column::Floor,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
