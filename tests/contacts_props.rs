@@ -14,11 +14,14 @@ use common::{Backend, Storage};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use switchboard::{
-    access::{Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject, role_subject, staff_subject},
+    access::{
+        Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject,
+        role_subject, staff_subject,
+    },
     app::{AppState, Application},
     directory::{
-        DeleteDepartment, DepartmentId, DepartmentPatch, DisabledBy, FieldDefinition, FieldEntity, FieldType,
-        MembershipInput, NewDepartment, NewStaff, StaffId, StaffPatch, StaffStatus,
+        DeleteDepartment, DepartmentId, DepartmentPatch, DisabledBy, FieldDefinition, FieldEntity,
+        FieldType, MembershipInput, NewDepartment, NewStaff, StaffId, StaffPatch, StaffStatus,
     },
     store::{Actor, Source, Version},
 };
@@ -41,22 +44,68 @@ enum Pick {
 
 #[derive(Debug, Clone)]
 enum Op {
-    CreateDept { parent: usize, kind: usize },
-    MoveDept { dept: usize, parent: usize },
-    RetypeDept { dept: usize, kind: usize },
-    RenameDept { dept: usize },
-    DeleteDept { dept: usize },
-    CreateStaff { first: usize, second: Option<usize>, kind: usize },
-    MoveStaff { staff: usize, first: usize, second: Option<usize> },
-    RetypeStaff { staff: usize, kind: usize },
-    EditStaff { staff: usize },
-    ToggleStaff { staff: usize },
-    AddAllow { role: usize, pick: Pick },
-    AddMask { role: Option<usize>, field: usize, exempt: usize },
-    AddDeny { pick: Pick, exempt: usize },
-    DeleteRule { rule: usize },
-    Assign { role: usize, staff: usize },
-    Unassign { role: usize, staff: usize },
+    CreateDept {
+        parent: usize,
+        kind: usize,
+    },
+    MoveDept {
+        dept: usize,
+        parent: usize,
+    },
+    RetypeDept {
+        dept: usize,
+        kind: usize,
+    },
+    RenameDept {
+        dept: usize,
+    },
+    DeleteDept {
+        dept: usize,
+    },
+    CreateStaff {
+        first: usize,
+        second: Option<usize>,
+        kind: usize,
+    },
+    MoveStaff {
+        staff: usize,
+        first: usize,
+        second: Option<usize>,
+    },
+    RetypeStaff {
+        staff: usize,
+        kind: usize,
+    },
+    EditStaff {
+        staff: usize,
+    },
+    ToggleStaff {
+        staff: usize,
+    },
+    AddAllow {
+        role: usize,
+        pick: Pick,
+    },
+    AddMask {
+        role: Option<usize>,
+        field: usize,
+        exempt: usize,
+    },
+    AddDeny {
+        pick: Pick,
+        exempt: usize,
+    },
+    DeleteRule {
+        rule: usize,
+    },
+    Assign {
+        role: usize,
+        staff: usize,
+    },
+    Unassign {
+        role: usize,
+        staff: usize,
+    },
 }
 
 fn pick() -> impl Strategy<Value = Pick> {
@@ -79,16 +128,40 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<usize>(), 0..3usize).prop_map(|(dept, kind)| Op::RetypeDept { dept, kind }),
         any::<usize>().prop_map(|dept| Op::RenameDept { dept }),
         any::<usize>().prop_map(|dept| Op::DeleteDept { dept }),
-        (any::<usize>(), proptest::option::of(any::<usize>()), 0..3usize)
-            .prop_map(|(first, second, kind)| Op::CreateStaff { first, second, kind }),
-        (any::<usize>(), any::<usize>(), proptest::option::of(any::<usize>()))
-            .prop_map(|(staff, first, second)| Op::MoveStaff { staff, first, second }),
+        (
+            any::<usize>(),
+            proptest::option::of(any::<usize>()),
+            0..3usize
+        )
+            .prop_map(|(first, second, kind)| Op::CreateStaff {
+                first,
+                second,
+                kind
+            }),
+        (
+            any::<usize>(),
+            any::<usize>(),
+            proptest::option::of(any::<usize>())
+        )
+            .prop_map(|(staff, first, second)| Op::MoveStaff {
+                staff,
+                first,
+                second
+            }),
         (any::<usize>(), 0..3usize).prop_map(|(staff, kind)| Op::RetypeStaff { staff, kind }),
         any::<usize>().prop_map(|staff| Op::EditStaff { staff }),
         any::<usize>().prop_map(|staff| Op::ToggleStaff { staff }),
         (any::<usize>(), pick()).prop_map(|(role, pick)| Op::AddAllow { role, pick }),
-        (proptest::option::of(any::<usize>()), 0..5usize, any::<usize>())
-            .prop_map(|(role, field, exempt)| Op::AddMask { role, field, exempt }),
+        (
+            proptest::option::of(any::<usize>()),
+            0..5usize,
+            any::<usize>()
+        )
+            .prop_map(|(role, field, exempt)| Op::AddMask {
+                role,
+                field,
+                exempt
+            }),
         (pick(), any::<usize>()).prop_map(|(pick, exempt)| Op::AddDeny { pick, exempt }),
         any::<usize>().prop_map(|rule| Op::DeleteRule { rule }),
         (any::<usize>(), any::<usize>()).prop_map(|(role, staff)| Op::Assign { role, staff }),
@@ -110,13 +183,25 @@ fn nth<T: Copy>(items: &[T], index: usize) -> Option<T> {
 
 impl World {
     fn departments(&self) -> Vec<DepartmentId> {
-        let mut ids: Vec<_> = self.state.directory.read().departments().map(|d| d.id).collect();
+        let mut ids: Vec<_> = self
+            .state
+            .directory
+            .read()
+            .departments()
+            .map(|d| d.id)
+            .collect();
         ids.sort();
         ids
     }
 
     fn staff(&self) -> Vec<StaffId> {
-        let mut ids: Vec<_> = self.state.directory.read().all_staff().map(|s| s.id).collect();
+        let mut ids: Vec<_> = self
+            .state
+            .directory
+            .read()
+            .all_staff()
+            .map(|s| s.id)
+            .collect();
         ids.sort();
         ids
     }
@@ -179,33 +264,62 @@ impl World {
             Op::MoveDept { dept, parent } => {
                 let departments = self.departments();
                 if let Some(id) = nth(&departments, dept) {
-                    let target = if parent % 4 == 0 { None } else { nth(&departments, parent) };
-                    let patch = DepartmentPatch { parent_id: Some(target), ..Default::default() };
-                    let _ = directory.write(&actor, |s| s.update_department(id, patch)).await;
+                    let target = if parent % 4 == 0 {
+                        None
+                    } else {
+                        nth(&departments, parent)
+                    };
+                    let patch = DepartmentPatch {
+                        parent_id: Some(target),
+                        ..Default::default()
+                    };
+                    let _ = directory
+                        .write(&actor, |s| s.update_department(id, patch))
+                        .await;
                 }
             }
             Op::RetypeDept { dept, kind } => {
                 if let Some(id) = nth(&self.departments(), dept) {
-                    let patch = DepartmentPatch { dept_type: Some(DEPT_TYPES[kind].into()), ..Default::default() };
-                    let _ = directory.write(&actor, |s| s.update_department(id, patch)).await;
+                    let patch = DepartmentPatch {
+                        dept_type: Some(DEPT_TYPES[kind].into()),
+                        ..Default::default()
+                    };
+                    let _ = directory
+                        .write(&actor, |s| s.update_department(id, patch))
+                        .await;
                 }
             }
             Op::RenameDept { dept } => {
                 if let Some(id) = nth(&self.departments(), dept) {
-                    let patch = DepartmentPatch { name: Some(format!("R{step}")), ..Default::default() };
-                    let _ = directory.write(&actor, |s| s.update_department(id, patch)).await;
+                    let patch = DepartmentPatch {
+                        name: Some(format!("R{step}")),
+                        ..Default::default()
+                    };
+                    let _ = directory
+                        .write(&actor, |s| s.update_department(id, patch))
+                        .await;
                 }
             }
             Op::DeleteDept { dept } => {
                 let departments = self.departments();
                 if let Some(id) = nth(&departments, dept) {
                     let parent = directory.read().department(id).and_then(|d| d.parent_id);
-                    let members_to = parent.or_else(|| departments.iter().copied().find(|d| *d != id));
-                    let plan = DeleteDepartment { move_children_to: Some(parent), move_members_to: members_to };
-                    let _ = directory.write(&actor, |s| s.delete_department(id, plan)).await;
+                    let members_to =
+                        parent.or_else(|| departments.iter().copied().find(|d| *d != id));
+                    let plan = DeleteDepartment {
+                        move_children_to: Some(parent),
+                        move_members_to: members_to,
+                    };
+                    let _ = directory
+                        .write(&actor, |s| s.delete_department(id, plan))
+                        .await;
                 }
             }
-            Op::CreateStaff { first, second, kind } => {
+            Op::CreateStaff {
+                first,
+                second,
+                kind,
+            } => {
                 let departments = self.memberships(first, second);
                 let _ = directory
                     .write(&actor, |s| {
@@ -224,15 +338,25 @@ impl World {
                     })
                     .await;
             }
-            Op::MoveStaff { staff, first, second } => {
+            Op::MoveStaff {
+                staff,
+                first,
+                second,
+            } => {
                 if let Some(id) = nth(&self.staff(), staff) {
-                    let patch = StaffPatch { departments: Some(self.memberships(first, second)), ..Default::default() };
+                    let patch = StaffPatch {
+                        departments: Some(self.memberships(first, second)),
+                        ..Default::default()
+                    };
                     let _ = directory.write(&actor, |s| s.update_staff(id, patch)).await;
                 }
             }
             Op::RetypeStaff { staff, kind } => {
                 if let Some(id) = nth(&self.staff(), staff) {
-                    let patch = StaffPatch { staff_type: Some(STAFF_TYPES[kind].into()), ..Default::default() };
+                    let patch = StaffPatch {
+                        staff_type: Some(STAFF_TYPES[kind].into()),
+                        ..Default::default()
+                    };
                     let _ = directory.write(&actor, |s| s.update_staff(id, patch)).await;
                 }
             }
@@ -250,8 +374,14 @@ impl World {
             Op::ToggleStaff { staff } => {
                 if let Some(id) = nth(&self.staff(), staff) {
                     let active = directory.read().staff(id).is_some_and(|p| p.is_active());
-                    let status = if active { StaffStatus::Disabled } else { StaffStatus::Active };
-                    let _ = directory.write(&actor, |s| s.set_status(id, status, DisabledBy::Admin)).await;
+                    let status = if active {
+                        StaffStatus::Disabled
+                    } else {
+                        StaffStatus::Active
+                    };
+                    let _ = directory
+                        .write(&actor, |s| s.set_status(id, status, DisabledBy::Admin))
+                        .await;
                 }
             }
             Op::AddAllow { role, pick } => {
@@ -267,10 +397,18 @@ impl World {
                     .await;
                 }
             }
-            Op::AddMask { role, field, exempt } => {
+            Op::AddMask {
+                role,
+                field,
+                exempt,
+            } => {
                 let field = MaskedField::parse(FIELDS[field]).expect("field");
                 let role_id = role.and_then(|r| nth(&self.roles, r));
-                let exempt_roles = if role_id.is_none() { nth(&self.roles, exempt).into_iter().collect() } else { vec![] };
+                let exempt_roles = if role_id.is_none() {
+                    nth(&self.roles, exempt).into_iter().collect()
+                } else {
+                    vec![]
+                };
                 self.policy(PolicyChange::PutRule(Rule {
                     id: RuleId(uuid::Uuid::now_v7()),
                     role_id,
@@ -283,7 +421,10 @@ impl World {
             }
             Op::AddDeny { pick, exempt } => {
                 if let Some(object) = self.object(&pick)
-                    && !matches!(object, Object::All | Object::OwnDepartment | Object::OwnSubtree)
+                    && !matches!(
+                        object,
+                        Object::All | Object::OwnDepartment | Object::OwnSubtree
+                    )
                 {
                     self.policy(PolicyChange::PutRule(Rule {
                         id: RuleId(uuid::Uuid::now_v7()),
@@ -297,19 +438,39 @@ impl World {
                 }
             }
             Op::DeleteRule { rule } => {
-                let rules: Vec<RuleId> = self.state.access.snapshot().policy.rules.keys().copied().collect();
+                let rules: Vec<RuleId> = self
+                    .state
+                    .access
+                    .snapshot()
+                    .policy
+                    .rules
+                    .keys()
+                    .copied()
+                    .collect();
                 if let Some(id) = nth(&rules, rule) {
                     self.policy(PolicyChange::DeleteRule(id)).await;
                 }
             }
             Op::Assign { role, staff } => {
-                if let (Some(role_id), Some(staff)) = (nth(&self.roles, role), nth(&self.staff(), staff)) {
-                    self.policy(PolicyChange::Assign(Assignment { role_id, subject: Subject::Staff(staff) })).await;
+                if let (Some(role_id), Some(staff)) =
+                    (nth(&self.roles, role), nth(&self.staff(), staff))
+                {
+                    self.policy(PolicyChange::Assign(Assignment {
+                        role_id,
+                        subject: Subject::Staff(staff),
+                    }))
+                    .await;
                 }
             }
             Op::Unassign { role, staff } => {
-                if let (Some(role_id), Some(staff)) = (nth(&self.roles, role), nth(&self.staff(), staff)) {
-                    self.policy(PolicyChange::Unassign(Assignment { role_id, subject: Subject::Staff(staff) })).await;
+                if let (Some(role_id), Some(staff)) =
+                    (nth(&self.roles, role), nth(&self.staff(), staff))
+                {
+                    self.policy(PolicyChange::Unassign(Assignment {
+                        role_id,
+                        subject: Subject::Staff(staff),
+                    }))
+                    .await;
                 }
             }
         }
@@ -322,15 +483,23 @@ impl World {
             let (now_version, now_entries) = now;
             match self.clients.get_mut(&staff) {
                 None => {
-                    self.clients.insert(staff, (now_version, now_entries.clone()));
+                    self.clients
+                        .insert(staff, (now_version, now_entries.clone()));
                 }
                 Some((version, entries)) => {
-                    let delta = serde_json::to_value(self.state.contacts.delta(staff, Version(*version)).unwrap()).unwrap();
+                    let delta = serde_json::to_value(
+                        self.state.contacts.delta(staff, Version(*version)).unwrap(),
+                    )
+                    .unwrap();
                     prop_assert!(delta.get("reset").is_none(), "a reset was served: {delta}");
                     let new_version = delta["version"].as_i64().unwrap();
                     prop_assert!(new_version >= *version, "version went backwards");
                     for change in delta["changes"].as_array().unwrap() {
-                        let key = format!("{}:{}", change["kind"].as_str().unwrap(), change["id"].as_str().unwrap());
+                        let key = format!(
+                            "{}:{}",
+                            change["kind"].as_str().unwrap(),
+                            change["id"].as_str().unwrap()
+                        );
                         match change["op"].as_str().unwrap() {
                             "upsert" => {
                                 entries.insert(key, change["data"].clone());
@@ -341,7 +510,12 @@ impl World {
                         }
                     }
                     *version = new_version;
-                    prop_assert_eq!(&*entries, &now_entries, "snapshot + deltas != snapshot for {}", staff);
+                    prop_assert_eq!(
+                        &*entries,
+                        &now_entries,
+                        "snapshot + deltas != snapshot for {}",
+                        staff
+                    );
                 }
             }
             let expected = oracle(&self.state, staff).await;
@@ -355,7 +529,10 @@ fn snapshot_map(state: &AppState, staff: StaffId) -> (i64, BTreeMap<String, Valu
     let snapshot = serde_json::to_value(state.contacts.snapshot(staff).unwrap()).unwrap();
     let mut map = BTreeMap::new();
     for d in snapshot["departments"].as_array().unwrap() {
-        map.insert(format!("department:{}", d["id"].as_str().unwrap()), d.clone());
+        map.insert(
+            format!("department:{}", d["id"].as_str().unwrap()),
+            d.clone(),
+        );
     }
     for s in snapshot["staff"].as_array().unwrap() {
         map.insert(format!("staff:{}", s["id"].as_str().unwrap()), s.clone());
@@ -374,7 +551,10 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
     let policy = access.snapshot();
     let (departments, people) = {
         let replica = state.directory.read();
-        let departments: Vec<_> = replica.departments().map(|d| (d.as_ref().clone(), replica.ancestors_and_self(d.id))).collect();
+        let departments: Vec<_> = replica
+            .departments()
+            .map(|d| (d.as_ref().clone(), replica.ancestors_and_self(d.id)))
+            .collect();
         let people: Vec<_> = replica.all_staff().map(|s| s.as_ref().clone()).collect();
         (departments, people)
     };
@@ -383,10 +563,23 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
         .find(|p| p.id == viewer)
         .map(|p| p.memberships.iter().map(|m| m.department_id).collect())
         .unwrap_or_default();
-    let denies: Vec<&Rule> = policy.policy.rules.values().filter(|r| r.effect == Effect::Deny).collect();
+    let denies: Vec<&Rule> = policy
+        .policy
+        .rules
+        .values()
+        .filter(|r| r.effect == Effect::Deny)
+        .collect();
     let mut applicable_denies = Vec::new();
     for rule in denies {
-        if !access.enforce(&user, &rule.object.to_string(), &format!("exempt:{}", rule.id)).await.unwrap() {
+        if !access
+            .enforce(
+                &user,
+                &rule.object.to_string(),
+                &format!("exempt:{}", rule.id),
+            )
+            .await
+            .unwrap()
+        {
             applicable_denies.push(rule.object.clone());
         }
     }
@@ -399,7 +592,9 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
             || see(format!("department:{}", d.id)).await
             || (own.contains(&d.id) && see("own_department".into()).await);
         for a in path {
-            granted = granted || see(format!("subtree:{a}")).await || (own.contains(a) && see("own_subtree".into()).await);
+            granted = granted
+                || see(format!("subtree:{a}")).await
+                || (own.contains(a) && see("own_subtree".into()).await);
         }
         let denied = applicable_denies.iter().any(|o| match o {
             Object::Department(id) => *id == d.id,
@@ -415,12 +610,20 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
     // Masks: role-level ones hold when every granting role masks the field; global ones hold
     // unless the viewer is exempt.
     let roles = policy.roles_of(viewer);
-    let objects: BTreeSet<String> = policy.policy.rules.values().map(|r| r.object.to_string()).collect();
+    let objects: BTreeSet<String> = policy
+        .policy
+        .rules
+        .values()
+        .map(|r| r.object.to_string())
+        .collect();
     let mut granting = Vec::new();
     for role in &roles {
         let mut grants = false;
         for object in &objects {
-            grants |= access.enforce(&role_subject(*role), object, "see").await.unwrap();
+            grants |= access
+                .enforce(&role_subject(*role), object, "see")
+                .await
+                .unwrap();
         }
         if grants {
             granting.push(*role);
@@ -431,28 +634,46 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
         let object = format!("field:{field}");
         let mut role_masked = !granting.is_empty();
         for role in &granting {
-            role_masked &= access.enforce(&role_subject(*role), &object, "mask").await.unwrap();
+            role_masked &= access
+                .enforce(&role_subject(*role), &object, "mask")
+                .await
+                .unwrap();
         }
         let mut global_masked = false;
         for rule in policy.policy.rules.values() {
-            if rule.effect == Effect::Mask && rule.role_id.is_none() && rule.object.to_string() == object {
-                global_masked |= !access.enforce(&user, &object, &format!("unmask:{}", rule.id)).await.unwrap();
+            if rule.effect == Effect::Mask
+                && rule.role_id.is_none()
+                && rule.object.to_string() == object
+            {
+                global_masked |= !access
+                    .enforce(&user, &object, &format!("unmask:{}", rule.id))
+                    .await
+                    .unwrap();
             }
         }
         if role_masked || global_masked {
             masked.insert(field);
         }
     }
-    let custom_visible = |key: &str| !masked.contains("custom.*") && !masked.contains(format!("custom.{key}").as_str());
+    let custom_visible = |key: &str| {
+        !masked.contains("custom.*") && !masked.contains(format!("custom.{key}").as_str())
+    };
 
     let mut out = BTreeMap::new();
     for (d, path) in &departments {
         if !visible_departments.contains(&d.id) {
             continue;
         }
-        let parent = path.iter().skip(1).find(|a| visible_departments.contains(a));
-        let custom: serde_json::Map<String, Value> =
-            d.custom.iter().filter(|(k, _)| custom_visible(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let parent = path
+            .iter()
+            .skip(1)
+            .find(|a| visible_departments.contains(a));
+        let custom: serde_json::Map<String, Value> = d
+            .custom
+            .iter()
+            .filter(|(k, _)| custom_visible(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         out.insert(
             format!("department:{}", d.id),
             json!({"id": d.id, "parent_id": parent, "name": d.name, "dept_type": d.dept_type,
@@ -468,7 +689,9 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
         let granted = all
             || see(format!("staff_type:{}", p.staff_type)).await
             || see(format!("staff:{}", p.id)).await
-            || p.memberships.iter().any(|m| visible_departments.contains(&m.department_id));
+            || p.memberships
+                .iter()
+                .any(|m| visible_departments.contains(&m.department_id));
         if !p.is_active() || denied || !granted {
             continue;
         }
@@ -479,7 +702,11 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
             "departments": p.memberships.iter().filter(|m| visible_departments.contains(&m.department_id))
                 .map(|m| json!({"department_id": m.department_id, "order_key": m.order_key, "primary": m.primary})).collect::<Vec<_>>(),
         });
-        for (field, data) in [("title", json!(p.title)), ("emails", json!(p.emails)), ("phones", json!(p.phones))] {
+        for (field, data) in [
+            ("title", json!(p.title)),
+            ("emails", json!(p.emails)),
+            ("phones", json!(p.phones)),
+        ] {
             if !masked.contains(field) {
                 value[field] = data;
             }
@@ -491,30 +718,62 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
 
 async fn setup(seed: &[usize]) -> (Storage, World) {
     let storage = Storage::new(Backend::Sqlite).await;
-    let application = Application::build(storage.config(false)).await.expect("build");
+    let application = Application::build(storage.config(false))
+        .await
+        .expect("build");
     let state = application.state().clone();
     let actor = Actor::new("proptest", Source::Api);
-    for (entity, key) in [(FieldEntity::Staff, "badge"), (FieldEntity::Department, "cc")] {
+    for (entity, key) in [
+        (FieldEntity::Staff, "badge"),
+        (FieldEntity::Department, "cc"),
+    ] {
         state
             .directory
             .define_field(
                 &actor,
-                FieldDefinition { entity, key: key.into(), label: key.into(), field_type: FieldType::Text, required: false, choices: vec![] },
+                FieldDefinition {
+                    entity,
+                    key: key.into(),
+                    label: key.into(),
+                    field_type: FieldType::Text,
+                    required: false,
+                    choices: vec![],
+                },
             )
             .await
             .unwrap();
     }
     let roles: Vec<Role> = (0..3)
-        .map(|i| Role { id: RoleId(uuid::Uuid::now_v7()), name: format!("role{i}"), description: String::new(), is_admin: false })
+        .map(|i| Role {
+            id: RoleId(uuid::Uuid::now_v7()),
+            name: format!("role{i}"),
+            description: String::new(),
+            is_admin: false,
+        })
         .collect();
-    state.access.apply(&actor, roles.iter().cloned().map(PolicyChange::PutRole).collect()).await.unwrap();
-    let mut world = World { state, roles: roles.iter().map(|r| r.id).collect(), actor, clients: HashMap::new() };
+    state
+        .access
+        .apply(
+            &actor,
+            roles.iter().cloned().map(PolicyChange::PutRole).collect(),
+        )
+        .await
+        .unwrap();
+    let mut world = World {
+        state,
+        roles: roles.iter().map(|r| r.id).collect(),
+        actor,
+        clients: HashMap::new(),
+    };
     // A small starting company: a root, three departments, five people with roles and rules.
     for (i, op) in [
         Op::CreateDept { parent: 0, kind: 0 },
         Op::CreateDept { parent: 0, kind: 1 },
         Op::CreateDept { parent: 1, kind: 2 },
-        Op::CreateDept { parent: 0, kind: seed.first().copied().unwrap_or(0) % 3 },
+        Op::CreateDept {
+            parent: 0,
+            kind: seed.first().copied().unwrap_or(0) % 3,
+        },
     ]
     .iter()
     .enumerate()
@@ -522,13 +781,49 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
         world.apply(op, 1000 + i).await;
     }
     for i in 0..5 {
-        let op = Op::CreateStaff { first: seed.get(i).copied().unwrap_or(i), second: (i % 2 == 0).then_some(i + 1), kind: i % 3 };
+        let op = Op::CreateStaff {
+            first: seed.get(i).copied().unwrap_or(i),
+            second: (i % 2 == 0).then_some(i + 1),
+            kind: i % 3,
+        };
         world.apply(&op, 2000 + i).await;
-        world.apply(&Op::Assign { role: seed.get(i + 5).copied().unwrap_or(i), staff: i }, 3000 + i).await;
+        world
+            .apply(
+                &Op::Assign {
+                    role: seed.get(i + 5).copied().unwrap_or(i),
+                    staff: i,
+                },
+                3000 + i,
+            )
+            .await;
     }
-    world.apply(&Op::AddAllow { role: 0, pick: Pick::All }, 4000).await;
-    world.apply(&Op::AddAllow { role: 1, pick: Pick::DeptType(0) }, 4001).await;
-    world.apply(&Op::AddAllow { role: 2, pick: Pick::OwnSubtree }, 4002).await;
+    world
+        .apply(
+            &Op::AddAllow {
+                role: 0,
+                pick: Pick::All,
+            },
+            4000,
+        )
+        .await;
+    world
+        .apply(
+            &Op::AddAllow {
+                role: 1,
+                pick: Pick::DeptType(0),
+            },
+            4001,
+        )
+        .await;
+    world
+        .apply(
+            &Op::AddAllow {
+                role: 2,
+                pick: Pick::OwnSubtree,
+            },
+            4002,
+        )
+        .await;
     (storage, world)
 }
 
