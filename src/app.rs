@@ -106,6 +106,20 @@ impl Application {
                 "\n  Created the admin account.\n  login:    admin\n  password: {password}\n  (shown once; set SWITCHBOARD_ADMIN_PASSWORD to choose it)\n"
             );
         }
+        // Sync history older than the retention is pruned at start and then every hour.
+        {
+            let (contacts, journal, retention) =
+                (contacts.clone(), journal.clone(), config.contacts_retention);
+            tokio::spawn(async move {
+                let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    every_hour.tick().await;
+                    if let Err(error) = contacts.prune(&journal, retention).await {
+                        tracing::warn!(%error, "pruning contact-sync history failed");
+                    }
+                }
+            });
+        }
         if config.demo {
             demo::seed_if_empty(&directory, &auth, &access).await?;
         }

@@ -61,6 +61,8 @@ pub struct Config {
     pub token_ttl: Duration,
     pub log_format: LogFormat,
     pub demo: bool,
+    /// How long contact-sync history is kept for clients that stay away (then they reset).
+    pub contacts_retention: Duration,
 }
 
 /// Unvalidated settings as they come from a file, the environment or flags.
@@ -75,6 +77,7 @@ pub struct RawConfig {
     pub token_ttl_secs: Option<String>,
     pub log_format: Option<String>,
     pub demo: Option<bool>,
+    pub contacts_retention_days: Option<String>,
 }
 
 impl RawConfig {
@@ -98,6 +101,7 @@ impl RawConfig {
             token_ttl_secs: lookup("SWITCHBOARD_TOKEN_TTL_SECS"),
             log_format: lookup("SWITCHBOARD_LOG_FORMAT"),
             demo: None,
+            contacts_retention_days: lookup("SWITCHBOARD_CONTACTS_RETENTION_DAYS"),
         }
     }
 
@@ -112,6 +116,9 @@ impl RawConfig {
             token_ttl_secs: over.token_ttl_secs.or(self.token_ttl_secs),
             log_format: over.log_format.or(self.log_format),
             demo: over.demo.or(self.demo),
+            contacts_retention_days: over
+                .contacts_retention_days
+                .or(self.contacts_retention_days),
         }
     }
 }
@@ -188,6 +195,19 @@ impl Config {
             }
         };
 
+        let contacts_retention = match raw.contacts_retention_days {
+            None => Duration::from_secs(30 * 86_400),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(days) if (1..=3650).contains(&days) => Duration::from_secs(days * 86_400),
+                _ => {
+                    return Err(ConfigError::new(
+                        "contacts_retention_days",
+                        format!("'{text}' is not a number of days between 1 and 3650"),
+                    ));
+                }
+            },
+        };
+
         Ok(Self {
             listen,
             data_dir,
@@ -197,6 +217,7 @@ impl Config {
             token_ttl,
             log_format,
             demo: raw.demo.unwrap_or(false),
+            contacts_retention,
         })
     }
 

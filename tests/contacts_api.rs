@@ -737,3 +737,58 @@ async fn bad_input_and_guard_rails() {
         .unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn history_past_the_retention_resets_only_old_clients() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, true).await;
+    let demo = Demo::load(&app).await;
+    let employee = demo.person("employee", Some(&demo.department("前端组")));
+    let token = token_of(&app, &employee).await;
+    let old = Client::start(&app, &token).await;
+    let someone = old
+        .staff()
+        .into_iter()
+        .find(|s| s["id"] != employee["id"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/admin/staff/{someone}/disable"),
+        None,
+    )
+    .await;
+    let recent = Client::start(&app, &token).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    // Pruning with zero retention forgets the removal the old client still needs.
+    let application = switchboard::app::Application::build(storage.config(false))
+        .await
+        .unwrap();
+    let state = application.state().clone();
+    state
+        .contacts
+        .prune(state.directory.journal(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let staff_id =
+        switchboard::directory::StaffId(employee["id"].as_str().unwrap().parse().unwrap());
+    let old_delta = serde_json::to_value(
+        state
+            .contacts
+            .delta(staff_id, switchboard::store::Version(old.version))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(old_delta["reset"], true, "{old_delta}");
+    let recent_delta = serde_json::to_value(
+        state
+            .contacts
+            .delta(staff_id, switchboard::store::Version(recent.version))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(recent_delta.get("reset").is_none(), "{recent_delta}");
+}

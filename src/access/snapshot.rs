@@ -8,7 +8,7 @@ use casbin::{CoreApi, Enforcer, RbacApi};
 
 use super::{
     AccessError,
-    model::{MaskedField, Object, RoleId, RuleId, role_subject},
+    model::{Object, RoleId, RuleId, role_subject},
     policy::Policy,
     profile::{ClassProfile, Deny, GlobalMask, RoleProfile},
 };
@@ -161,7 +161,7 @@ impl PolicySnapshot {
                 Object::Staff(id) if replica.staff(*id).is_none() => {
                     Some(format!("staff {id} does not exist"))
                 }
-                Object::Field(MaskedField::Custom(_)) | _ => None,
+                _ => None,
             };
             if let Some(problem) = problem {
                 out.push(format!(

@@ -1,6 +1,7 @@
 //! Benchmarks run as `switchboard bench ...`. Each prints its figures; none asserts on time.
 
 mod directory_import;
+mod views;
 
 use clap::Subcommand;
 
@@ -16,6 +17,15 @@ pub enum Which {
         /// Staff per transaction.
         #[arg(long, default_value_t = 5_000)]
         batch: usize,
+    },
+    /// Contact views: full view vs naive casbin, deltas, edits, a large rule edit, memory.
+    Views {
+        #[arg(long, default_value_t = 100_000)]
+        staff: usize,
+        #[arg(long, default_value_t = 5_000)]
+        departments: usize,
+        #[arg(long, default_value_t = 200)]
+        roles: usize,
     },
     /// Load a directory into memory and report time and memory (run by `import` in a fresh
     /// process, so the figure is what a service start costs).
@@ -34,6 +44,11 @@ pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + 
             batch,
         } => directory_import::run(staff, departments, batch).await,
         Which::Load { database_url } => directory_import::load(&database_url).await,
+        Which::Views {
+            staff,
+            departments,
+            roles,
+        } => views::run(staff, departments, roles).await,
     }
 }
 

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{
     index::{ChangeIndex, EntryKey, EntryKind},
     project::{self, ContactDepartment, ContactStaff},
+    slots::{BitSet, SlotMaps, Slots},
 };
 use crate::{
     access::ClassProfile,
@@ -105,8 +106,9 @@ pub struct ClassView {
     pub key: ClassKey,
     pub profile: ClassProfile,
     pub own: BTreeSet<DepartmentId>,
-    pub departments: HashSet<DepartmentId>,
-    pub staff: HashSet<StaffId>,
+    /// Visible departments and people, by slot.
+    pub departments: BitSet,
+    pub staff: BitSet,
     /// Entries whose state in this class changed other than by their own edit.
     pub log: ChangeIndex,
     /// The last version at which every entry's projection changed (masks).
@@ -124,96 +126,135 @@ impl ClassView {
         profile: ClassProfile,
         own: BTreeSet<DepartmentId>,
         replica: &Replica,
+        slots: &mut SlotMaps,
     ) -> Self {
         let mut view = Self {
             key,
             profile,
             own,
-            departments: HashSet::new(),
-            staff: HashSet::new(),
+            departments: BitSet::default(),
+            staff: BitSet::default(),
             log: ChangeIndex::default(),
             reproject_at: Version(0),
             floor: Version(0),
             live: true,
         };
-        (view.departments, view.staff) = view.evaluate(replica);
+        (view.departments, view.staff) = view.evaluate(replica, slots);
         view
     }
 
-    fn evaluate(&self, replica: &Replica) -> (HashSet<DepartmentId>, HashSet<StaffId>) {
-        let departments: HashSet<DepartmentId> = replica
-            .departments()
-            .filter(|d| self.profile.department_visible(&self.own, d, replica))
-            .map(|d| d.id)
-            .collect();
-        let staff = replica
-            .all_staff()
-            .filter(|s| self.profile.staff_visible(s, |d| departments.contains(&d)))
-            .map(|s| s.id)
-            .collect();
-        (departments, staff)
-    }
-
-    pub fn sees(&self, key: &EntryKey) -> bool {
-        match key.kind {
-            EntryKind::Department => self.departments.contains(&DepartmentId(key.id)),
-            EntryKind::Staff => self.staff.contains(&StaffId(key.id)),
+    /// A class nobody is in, kept only for its history.
+    pub fn ghost(key: ClassKey) -> Self {
+        Self {
+            key,
+            profile: ClassProfile::default(),
+            own: BTreeSet::new(),
+            departments: BitSet::default(),
+            staff: BitSet::default(),
+            log: ChangeIndex::default(),
+            reproject_at: Version(0),
+            floor: Version(0),
+            live: false,
         }
     }
 
-    /// The nearest visible ancestor of a department under the given visible set.
-    fn parent_in(
-        departments: &HashSet<DepartmentId>,
-        id: DepartmentId,
-        replica: &Replica,
-    ) -> Option<DepartmentId> {
-        replica
-            .ancestors_and_self(id)
-            .into_iter()
-            .skip(1)
-            .find(|a| departments.contains(a))
+    fn evaluate(&self, replica: &Replica, slots: &mut SlotMaps) -> (BitSet, BitSet) {
+        let mut departments = BitSet::default();
+        for d in replica.departments() {
+            let slot = slots.departments.slot(d.id.0);
+            if self.profile.department_visible(&self.own, d, replica) {
+                departments.insert(slot);
+            }
+        }
+        let mut staff = BitSet::default();
+        for s in replica.all_staff() {
+            let slot = slots.staff.slot(s.id.0);
+            if self
+                .profile
+                .staff_visible(s, |d| slot_in(&departments, &slots.departments, d.0))
+            {
+                staff.insert(slot);
+            }
+        }
+        (departments, staff)
+    }
+
+    pub fn sees_department(&self, id: DepartmentId, slots: &SlotMaps) -> bool {
+        slot_in(&self.departments, &slots.departments, id.0)
+    }
+
+    pub fn sees_staff(&self, id: StaffId, slots: &SlotMaps) -> bool {
+        slot_in(&self.staff, &slots.staff, id.0)
+    }
+
+    pub fn sees(&self, key: &EntryKey, slots: &SlotMaps) -> bool {
+        match key.kind {
+            EntryKind::Department => self.sees_department(DepartmentId(key.id), slots),
+            EntryKind::Staff => self.sees_staff(StaffId(key.id), slots),
+        }
+    }
+
+    /// Every entry in the view.
+    pub fn entries<'a>(&'a self, slots: &'a SlotMaps) -> impl Iterator<Item = EntryKey> + 'a {
+        self.departments
+            .iter()
+            .map(|s| slots.key(EntryKind::Department, s))
+            .chain(self.staff.iter().map(|s| slots.key(EntryKind::Staff, s)))
     }
 
     pub fn project_department(
         &self,
         id: DepartmentId,
         replica: &Replica,
+        slots: &SlotMaps,
     ) -> Option<ContactDepartment> {
         let department = replica.department(id)?;
-        self.departments.contains(&id).then(|| {
+        self.sees_department(id, slots).then(|| {
             project::department(
                 department,
-                Self::parent_in(&self.departments, id, replica),
+                parent_in(&self.departments, id, replica, slots),
                 &self.profile.masks,
             )
         })
     }
 
-    pub fn project_staff(&self, id: StaffId, replica: &Replica) -> Option<ContactStaff> {
+    pub fn project_staff(
+        &self,
+        id: StaffId,
+        replica: &Replica,
+        slots: &SlotMaps,
+    ) -> Option<ContactStaff> {
         let person = replica.staff(id)?;
-        self.staff.contains(&id).then(|| {
+        self.sees_staff(id, slots).then(|| {
             project::staff(person, &self.profile.masks, |d| {
-                self.departments.contains(&d)
+                self.sees_department(d, slots)
             })
         })
     }
 
     /// Moves the view past one directory commit (the replica is already at `version`).
-    pub fn apply_commit(&mut self, version: Version, dirty: &Dirty, replica: &Replica) {
+    pub fn apply_commit(
+        &mut self,
+        version: Version,
+        dirty: &Dirty,
+        replica: &Replica,
+        slots: &mut SlotMaps,
+    ) {
         let mut flipped = Vec::new();
         for &id in &dirty.departments {
             let key = EntryKey::department(id.0);
+            let slot = slots.departments.slot(id.0);
             let now = replica
                 .department(id)
                 .is_some_and(|d| self.profile.department_visible(&self.own, d, replica));
-            let was = self.departments.contains(&id);
+            let was = self.departments.contains(slot);
             if now == was {
                 continue;
             }
             if now {
-                self.departments.insert(id);
+                self.departments.insert(slot);
             } else {
-                self.departments.remove(&id);
+                self.departments.remove(slot);
             }
             // A new visible department is announced by the global index; everything else that
             // appears or disappears for this class is logged here.
@@ -230,7 +271,7 @@ impl ClassView {
             context_staff.extend(replica.members(*id));
             let mut stack: Vec<DepartmentId> = replica.children(Some(*id)).collect();
             while let Some(child) = stack.pop() {
-                if self.departments.contains(&child) {
+                if self.sees_department(child, slots) {
                     let key = EntryKey::department(child.0);
                     if !dirty.changed.contains(&key) {
                         self.log.touch(key, version);
@@ -240,10 +281,9 @@ impl ClassView {
                 }
             }
         }
-
         for id in &dirty.below_moved {
             let key = EntryKey::department(id.0);
-            if self.departments.contains(id) && !dirty.changed.contains(&key) {
+            if self.sees_department(*id, slots) && !dirty.changed.contains(&key) {
                 self.log.touch(key, version);
             }
         }
@@ -251,16 +291,17 @@ impl ClassView {
         let context: HashSet<StaffId> = context_staff.iter().copied().collect();
         for id in dirty.staff.iter().chain(context_staff.iter()) {
             let key = EntryKey::staff(id.0);
+            let slot = slots.staff.slot(id.0);
             let now = replica.staff(*id).is_some_and(|s| {
                 self.profile
-                    .staff_visible(s, |d| self.departments.contains(&d))
+                    .staff_visible(s, |d| slot_in(&self.departments, &slots.departments, d.0))
             });
-            let was = self.staff.contains(id);
+            let was = self.staff.contains(slot);
             if now != was {
                 if now {
-                    self.staff.insert(*id);
+                    self.staff.insert(slot);
                 } else {
-                    self.staff.remove(id);
+                    self.staff.remove(slot);
                 }
                 if !(now && dirty.created.contains(&key)) {
                     self.log.touch(key, version);
@@ -273,20 +314,25 @@ impl ClassView {
 
     /// Replaces the profile (a rule or role changed): re-evaluates the view and logs every
     /// entry whose state for this class differs.
-    pub fn replace_profile(&mut self, version: Version, profile: ClassProfile, replica: &Replica) {
+    pub fn replace_profile(
+        &mut self,
+        version: Version,
+        profile: ClassProfile,
+        replica: &Replica,
+        slots: &mut SlotMaps,
+    ) {
         let masks_changed = profile.masks != self.profile.masks;
         let old_departments = std::mem::take(&mut self.departments);
         let old_staff = std::mem::take(&mut self.staff);
         self.profile = profile;
-        let (departments, staff) = self.evaluate(replica);
+        let (departments, staff) = self.evaluate(replica, slots);
         self.departments = departments;
         self.staff = staff;
         for entry in diff(
-            &old_departments,
-            &old_staff,
-            &self.departments,
-            &self.staff,
+            (&old_departments, &old_staff),
+            (&self.departments, &self.staff),
             replica,
+            slots,
         ) {
             self.log.touch(entry, version);
         }
@@ -296,37 +342,61 @@ impl ClassView {
     }
 }
 
+fn slot_in(set: &BitSet, slots: &Slots, id: uuid::Uuid) -> bool {
+    slots.get(id).is_some_and(|slot| set.contains(slot))
+}
+
+/// The nearest visible ancestor of a department under the given visible set.
+fn parent_in(
+    departments: &BitSet,
+    id: DepartmentId,
+    replica: &Replica,
+    slots: &SlotMaps,
+) -> Option<DepartmentId> {
+    replica
+        .ancestors_and_self(id)
+        .into_iter()
+        .skip(1)
+        .find(|a| slot_in(departments, &slots.departments, a.0))
+}
+
 /// Entries whose state differs between two views of the same directory (ignoring masks):
 /// present in one only, a different displayed parent, or a different department list.
 pub fn diff(
-    a_departments: &HashSet<DepartmentId>,
-    a_staff: &HashSet<StaffId>,
-    b_departments: &HashSet<DepartmentId>,
-    b_staff: &HashSet<StaffId>,
+    a: (&BitSet, &BitSet),
+    b: (&BitSet, &BitSet),
     replica: &Replica,
+    slots: &SlotMaps,
 ) -> Vec<EntryKey> {
-    let mut out = Vec::new();
-    for id in a_departments.symmetric_difference(b_departments) {
-        out.push(EntryKey::department(id.0));
-    }
-    if a_departments != b_departments {
-        for id in a_departments.intersection(b_departments) {
-            if ClassView::parent_in(a_departments, *id, replica)
-                != ClassView::parent_in(b_departments, *id, replica)
+    let (a_departments, a_staff) = a;
+    let (b_departments, b_staff) = b;
+    let mut out: Vec<EntryKey> = a_departments
+        .symmetric_difference(b_departments)
+        .map(|s| slots.key(EntryKind::Department, s))
+        .collect();
+    let departments_differ = !out.is_empty();
+    if departments_differ {
+        for slot in a_departments.intersection(b_departments) {
+            let id = DepartmentId(slots.departments.id(slot));
+            if parent_in(a_departments, id, replica, slots)
+                != parent_in(b_departments, id, replica, slots)
             {
                 out.push(EntryKey::department(id.0));
             }
         }
     }
-    for id in a_staff.symmetric_difference(b_staff) {
-        out.push(EntryKey::staff(id.0));
-    }
-    if a_departments != b_departments {
-        for id in a_staff.intersection(b_staff) {
-            let differs = replica.staff(*id).is_some_and(|s| {
+    out.extend(
+        a_staff
+            .symmetric_difference(b_staff)
+            .map(|s| slots.key(EntryKind::Staff, s)),
+    );
+    if departments_differ {
+        for slot in a_staff.intersection(b_staff) {
+            let id = StaffId(slots.staff.id(slot));
+            let differs = replica.staff(id).is_some_and(|s| {
                 s.memberships.iter().any(|m| {
-                    a_departments.contains(&m.department_id)
-                        != b_departments.contains(&m.department_id)
+                    slot_in(a_departments, &slots.departments, m.department_id.0)
+                        != slot_in(b_departments, &slots.departments, m.department_id.0)
                 })
             });
             if differs {

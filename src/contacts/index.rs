@@ -71,7 +71,7 @@ pub fn pack(entries: &[(Version, EntryKey)]) -> Vec<u8> {
 
 /// Unpacks what `pack` wrote; `None` if the bytes are damaged.
 pub fn unpack(bytes: &[u8]) -> Option<Vec<(Version, EntryKey)>> {
-    if bytes.len() % 25 != 0 {
+    if !bytes.len().is_multiple_of(25) {
         return None;
     }
     bytes
@@ -125,6 +125,11 @@ impl ChangeIndex {
             .range((version, MIN_KEY)..(Version(version.0.saturating_add(1)), MIN_KEY))
             .copied()
             .collect()
+    }
+
+    /// Entries last changed before `version`.
+    pub fn before(&self, version: Version) -> Vec<(Version, EntryKey)> {
+        self.ordered.range(..(version, MIN_KEY)).copied().collect()
     }
 
     pub fn len(&self) -> usize {

@@ -7,6 +7,7 @@ mod class;
 mod index;
 mod project;
 mod service;
+mod slots;
 mod state;
 mod store;
 

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     access::{Access, PolicyListener, PolicySnapshot},
-    directory::{Change, Directory, DirectoryListener, Replica, StaffId},
+    directory::{Change, DepartmentId, Directory, DirectoryListener, Replica, StaffId},
     store::{EntityKind, Journal, StoreError, Version},
 };
 
@@ -86,6 +86,9 @@ pub struct ViewStats {
     pub users: usize,
 }
 
+/// A serialised snapshot of one class at one version.
+type CachedSnapshot = (Version, Arc<Vec<u8>>);
+
 /// The contacts service.
 pub struct Contacts {
     directory: Arc<Directory>,
@@ -93,7 +96,9 @@ pub struct Contacts {
     state: RwLock<ContactsState>,
     writer: Mutex<Option<mpsc::UnboundedSender<Vec<Persist>>>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    snapshots: Mutex<HashMap<ClassKey, (Version, Arc<Vec<u8>>)>>,
+    snapshots: Mutex<HashMap<ClassKey, CachedSnapshot>>,
+    /// How long the last commit took to apply to every view, in nanoseconds.
+    last_apply_nanos: std::sync::atomic::AtomicU64,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -183,6 +188,7 @@ impl Contacts {
             writer: Mutex::new(Some(sender)),
             writer_task: Mutex::new(Some(task)),
             snapshots: Mutex::new(HashMap::new()),
+            last_apply_nanos: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -241,7 +247,7 @@ impl Contacts {
             {
                 return (class.key.clone(), *version, bytes.clone());
             }
-            let snapshot = build_snapshot(state.version, class, replica);
+            let snapshot = build_snapshot(state.version, class, replica, &state.slots);
             let bytes = Arc::new(serde_json::to_vec(&snapshot).unwrap_or_default());
             let mut cache = lock(&self.snapshots);
             if cache.len() > 256 {
@@ -255,7 +261,7 @@ impl Contacts {
     /// A person's whole contact list.
     pub fn snapshot(&self, staff: StaffId) -> Result<Snapshot, ViewError> {
         self.with_view(staff, |state, class, replica| {
-            build_snapshot(state.version, class, replica)
+            build_snapshot(state.version, class, replica, &state.slots)
         })
     }
 
@@ -279,12 +285,14 @@ impl Contacts {
 
     /// One person as the viewer sees them; `None` when outside the view (or unknown).
     pub fn staff(&self, viewer: StaffId, id: StaffId) -> Result<Option<ContactStaff>, ViewError> {
-        self.with_view(viewer, |_, class, replica| class.project_staff(id, replica))
+        self.with_view(viewer, |state, class, replica| {
+            class.project_staff(id, replica, &state.slots)
+        })
     }
 
     /// Whether `viewer` sees person `id`.
     pub fn sees(&self, viewer: StaffId, id: StaffId) -> bool {
-        self.with_view(viewer, |_, class, _| class.staff.contains(&id))
+        self.with_view(viewer, |state, class, _| class.sees_staff(id, &state.slots))
             .unwrap_or(false)
     }
 
@@ -305,7 +313,7 @@ impl Contacts {
             let mut hits: Vec<(u8, &crate::directory::Staff)> = class
                 .staff
                 .iter()
-                .filter_map(|id| replica.staff(*id))
+                .filter_map(|slot| replica.staff(StaffId(state.slots.staff.id(slot))))
                 .filter_map(|s| {
                     let name = s.display_name.to_lowercase();
                     let rank = if needle.is_empty() {
@@ -322,18 +330,16 @@ impl Contacts {
                         || s.login.contains(&needle)
                     {
                         2
-                    } else if emails_visible
-                        && s.emails.iter().any(|e| e.to_lowercase().contains(&needle))
-                    {
-                        3
-                    } else if phones_visible
-                        && digits.len() >= 3
-                        && s.phones.iter().any(|p| {
-                            p.chars()
-                                .filter(char::is_ascii_digit)
-                                .collect::<String>()
-                                .contains(&digits)
-                        })
+                    } else if (emails_visible
+                        && s.emails.iter().any(|e| e.to_lowercase().contains(&needle)))
+                        || (phones_visible
+                            && digits.len() >= 3
+                            && s.phones.iter().any(|p| {
+                                p.chars()
+                                    .filter(char::is_ascii_digit)
+                                    .collect::<String>()
+                                    .contains(&digits)
+                            }))
                     {
                         3
                     } else {
@@ -349,7 +355,7 @@ impl Contacts {
             let staff = hits
                 .into_iter()
                 .take(limit)
-                .filter_map(|(_, s)| class.project_staff(s.id, replica))
+                .filter_map(|(_, s)| class.project_staff(s.id, replica, &state.slots))
                 .collect();
             SearchResult {
                 version: state.version.0,
@@ -357,6 +363,49 @@ impl Contacts {
                 staff,
             }
         })
+    }
+
+    /// Evaluates a person's view from scratch (no materialised class) and serialises it: what
+    /// serving would cost without view classes. For benchmarks.
+    pub fn cold_view_json(&self, staff: StaffId) -> Result<usize, ViewError> {
+        self.with_view(staff, |state, class, replica| {
+            let mut slots = super::slots::SlotMaps::default();
+            let fresh = ClassView::build(
+                class.key.clone(),
+                class.profile.clone(),
+                class.own.clone(),
+                replica,
+                &mut slots,
+            );
+            let snapshot = build_snapshot(state.version, &fresh, replica, &slots);
+            serde_json::to_vec(&snapshot).map(|b| b.len()).unwrap_or(0)
+        })
+    }
+
+    /// Forgets sync history older than `retention` (see `ContactsState::prune`).
+    pub async fn prune(
+        &self,
+        journal: &Journal,
+        retention: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let at = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
+        let last_old = journal.version_before(at).await?;
+        if last_old.0 <= 0 {
+            return Ok(());
+        }
+        // Everything committed at or before `last_old` is older than the retention.
+        let cutoff = Version(last_old.0 + 1);
+        let replica = self.directory.read();
+        let mut state = write(&self.state);
+        state.prune(cutoff, |key| match key.kind {
+            EntryKind::Department => replica
+                .department(crate::directory::DepartmentId(key.id))
+                .is_some(),
+            EntryKind::Staff => replica.staff(StaffId(key.id)).is_some(),
+        });
+        self.send(&mut state);
+        tracing::info!(%cutoff, "contact-sync history pruned");
+        Ok(())
     }
 
     /// The class a person is in and its size, for the admin preview.
@@ -371,17 +420,24 @@ impl Contacts {
     }
 }
 
-fn build_snapshot(version: Version, class: &ClassView, replica: &Replica) -> Snapshot {
+fn build_snapshot(
+    version: Version,
+    class: &ClassView,
+    replica: &Replica,
+    slots: &super::slots::SlotMaps,
+) -> Snapshot {
     let mut departments: Vec<ContactDepartment> = class
         .departments
         .iter()
-        .filter_map(|id| class.project_department(*id, replica))
+        .filter_map(|slot| {
+            class.project_department(DepartmentId(slots.departments.id(slot)), replica, slots)
+        })
         .collect();
     departments.sort_by(|a, b| (a.order_key, &a.name, a.id).cmp(&(b.order_key, &b.name, b.id)));
     let mut staff: Vec<ContactStaff> = class
         .staff
         .iter()
-        .filter_map(|id| class.project_staff(*id, replica))
+        .filter_map(|slot| class.project_staff(StaffId(slots.staff.id(slot)), replica, slots))
         .collect();
     staff.sort_by(|a, b| (&a.pinyin_full, &a.login).cmp(&(&b.pinyin_full, &b.login)));
     Snapshot {
@@ -403,16 +459,10 @@ fn restore(
         state.floor = relevant;
     }
     let ghost = |state: &mut ContactsState, key: &ClassKey| {
-        state.classes.entry(key.clone()).or_insert_with(|| {
-            let mut view = ClassView::build(
-                key.clone(),
-                Default::default(),
-                Default::default(),
-                &Replica::default(),
-            );
-            view.live = false;
-            view
-        });
+        state
+            .classes
+            .entry(key.clone())
+            .or_insert_with(|| ClassView::ghost(key.clone()));
     };
     for (key, reproject_at, floor) in stored.classes {
         ghost(state, &key);
@@ -466,12 +516,30 @@ fn restore(
     to_write
 }
 
+impl Contacts {
+    /// How long the last commit took to reach every view (and its log), in seconds.
+    pub fn last_apply_seconds(&self) -> f64 {
+        self.last_apply_nanos
+            .load(std::sync::atomic::Ordering::Relaxed) as f64
+            / 1e9
+    }
+
+    fn timed(&self, apply: impl FnOnce(&mut ContactsState)) {
+        let started = std::time::Instant::now();
+        let mut state = write(&self.state);
+        apply(&mut state);
+        self.send(&mut state);
+        self.last_apply_nanos.store(
+            started.elapsed().as_nanos() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
 impl DirectoryListener for Contacts {
     fn committed(&self, version: Version, changes: &[Change], replica: &Replica) {
         let policy = self.access.snapshot();
-        let mut state = write(&self.state);
-        state.apply_directory_commit(version, changes, &policy, replica);
-        self.send(&mut state);
+        self.timed(|state| state.apply_directory_commit(version, changes, &policy, replica));
     }
 }
 
@@ -483,8 +551,6 @@ impl PolicyListener for Contacts {
         new: &PolicySnapshot,
         replica: &Replica,
     ) {
-        let mut state = write(&self.state);
-        state.apply_policy_change(version, new, replica);
-        self.send(&mut state);
+        self.timed(|state| state.apply_policy_change(version, new, replica));
     }
 }

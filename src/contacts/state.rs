@@ -8,6 +8,7 @@ use super::{
     class::{ClassKey, ClassView, Dirty, diff},
     index::{ChangeIndex, EntryKey, EntryKind},
     project::{ContactDepartment, ContactStaff},
+    slots::{BitSet, SlotMaps},
 };
 use crate::{
     access::{ClassProfile, PolicySnapshot, RoleId, own_departments},
@@ -63,6 +64,11 @@ pub enum Persist {
         staff: StaffId,
         transition: Transition,
     },
+    /// Rewrite each class's stored log below `cutoff` as its surviving entries.
+    Compact {
+        cutoff: Version,
+        survivors: Vec<(ClassKey, Vec<(Version, EntryKey)>)>,
+    },
     Applied(Version),
 }
 
@@ -102,6 +108,7 @@ pub struct ContactsState {
     pub global: ChangeIndex,
     pub classes: HashMap<ClassKey, ClassView>,
     pub users: HashMap<StaffId, UserView>,
+    pub slots: SlotMaps,
     pub outbox: Vec<Persist>,
 }
 
@@ -158,7 +165,8 @@ impl ContactsState {
         let key = ClassKey::of(profile, &own);
         let needs_build = self.classes.get(&key).is_none_or(|c| !c.live);
         if needs_build {
-            let fresh = ClassView::build(key.clone(), profile.clone(), own, replica);
+            let fresh =
+                ClassView::build(key.clone(), profile.clone(), own, replica, &mut self.slots);
             match self.classes.get_mut(&key) {
                 // A class nobody was in comes back: keep its log and floor.
                 Some(ghost) => {
@@ -186,7 +194,12 @@ impl ContactsState {
         }
         let (entries, all) = match (self.classes.get(&from), self.classes.get(&to)) {
             (Some(a), Some(b)) => (
-                diff(&a.departments, &a.staff, &b.departments, &b.staff, replica),
+                diff(
+                    (&a.departments, &a.staff),
+                    (&b.departments, &b.staff),
+                    replica,
+                    &self.slots,
+                ),
                 a.profile.masks != b.profile.masks,
             ),
             _ => (Vec::new(), true),
@@ -217,8 +230,8 @@ impl ContactsState {
         for class in self.classes.values_mut() {
             if class.live && !occupied.contains(&class.key) {
                 class.live = false;
-                class.departments = HashSet::new();
-                class.staff = HashSet::new();
+                class.departments = BitSet::default();
+                class.staff = BitSet::default();
             }
         }
     }
@@ -255,7 +268,7 @@ impl ContactsState {
             self.global.touch(*key, version);
         }
         for class in self.classes.values_mut().filter(|c| c.live) {
-            class.apply_commit(version, &dirty, replica);
+            class.apply_commit(version, &dirty, replica, &mut self.slots);
         }
         let mut profiles = Profiles::default();
         for change in changes {
@@ -327,7 +340,7 @@ impl ContactsState {
                 continue;
             }
             if let Some(class) = self.classes.get_mut(&key) {
-                class.replace_profile(version, profile, replica);
+                class.replace_profile(version, profile, replica, &mut self.slots);
             }
         }
         let people: Vec<StaffId> = self.users.keys().copied().collect();
@@ -343,6 +356,78 @@ impl ContactsState {
         self.queue_class_logs(version);
         self.version = version;
         self.outbox.push(Persist::Applied(version));
+    }
+
+    /// Forgets history older than `cutoff` that only old readers could need, raising floors so
+    /// those readers reset instead of missing a removal. Entries of entries still visible are
+    /// kept (they cost at most one per entry).
+    pub fn prune(&mut self, cutoff: Version, existing: impl Fn(&EntryKey) -> bool) {
+        for class in self.classes.values_mut() {
+            let slots = &self.slots;
+            let (departments, staff) = (&class.departments, &class.staff);
+            let sees = |key: &EntryKey| match key.kind {
+                EntryKind::Department => slots
+                    .departments
+                    .get(key.id)
+                    .is_some_and(|s| departments.contains(s)),
+                EntryKind::Staff => slots.staff.get(key.id).is_some_and(|s| staff.contains(s)),
+            };
+            if let Some(newest) = class.log.prune(cutoff, sees) {
+                class.floor = class.floor.max(newest);
+                self.outbox.push(Persist::ClassMeta {
+                    key: class.key.clone(),
+                    reproject_at: class.reproject_at,
+                    floor: class.floor,
+                });
+            }
+        }
+        // A deleted entry in the global index is never served (only visible ones are).
+        self.global.prune(cutoff, &existing);
+        for (staff, user) in self.users.iter_mut() {
+            let before = user.transitions.len();
+            let newest_dropped = user
+                .transitions
+                .iter()
+                .filter(|t| t.version < cutoff)
+                .map(|t| t.version)
+                .max();
+            user.transitions.retain(|t| t.version >= cutoff);
+            if let Some(newest) = newest_dropped {
+                user.floor = user.floor.max(newest);
+            }
+            if user.transitions.len() != before {
+                self.outbox.push(Persist::User {
+                    staff: *staff,
+                    class: user.class.clone(),
+                    since: user.since,
+                    floor: user.floor,
+                });
+            }
+        }
+        // Classes nobody is in whose history is gone entirely can be forgotten.
+        let referenced: HashSet<ClassKey> = self
+            .users
+            .values()
+            .flat_map(|u| {
+                std::iter::once(u.class.clone()).chain(
+                    u.transitions
+                        .iter()
+                        .flat_map(|t| [t.from.clone(), t.to.clone()]),
+                )
+            })
+            .collect();
+        self.classes.retain(|key, class| {
+            class.live
+                || referenced.contains(key)
+                || class.log.len() > 0
+                || class.floor > Version(0)
+        });
+        let survivors = self
+            .classes
+            .values()
+            .map(|c| (c.key.clone(), c.log.before(cutoff)))
+            .collect();
+        self.outbox.push(Persist::Compact { cutoff, survivors });
     }
 
     /// The class a person is in now.
@@ -400,24 +485,20 @@ impl ContactsState {
         keys.extend(
             self.global
                 .since(since)
-                .filter(|k| current.sees(k))
+                .filter(|k| current.sees(k, &self.slots))
                 .copied(),
         );
         if everything {
-            keys.extend(
-                current
-                    .departments
-                    .iter()
-                    .map(|d| EntryKey::department(d.0)),
-            );
-            keys.extend(current.staff.iter().map(|s| EntryKey::staff(s.0)));
+            keys.extend(current.entries(&self.slots));
         }
 
         let mut keys: Vec<EntryKey> = keys.into_iter().collect();
         keys.sort();
         let changes = keys
             .into_iter()
-            .map(|key| project(current, key, replica).unwrap_or(DeltaEntry::Remove(key)))
+            .map(|key| {
+                project(current, key, replica, &self.slots).unwrap_or(DeltaEntry::Remove(key))
+            })
             .collect();
         Ok(DeltaOutcome::Changes {
             version: self.version,
@@ -427,13 +508,18 @@ impl ContactsState {
 }
 
 /// An entry as a class sees it, if it does.
-pub fn project(class: &ClassView, key: EntryKey, replica: &Replica) -> Option<DeltaEntry> {
+pub fn project(
+    class: &ClassView,
+    key: EntryKey,
+    replica: &Replica,
+    slots: &SlotMaps,
+) -> Option<DeltaEntry> {
     match key.kind {
         EntryKind::Department => class
-            .project_department(DepartmentId(key.id), replica)
+            .project_department(DepartmentId(key.id), replica, slots)
             .map(DeltaEntry::UpsertDepartment),
         EntryKind::Staff => class
-            .project_staff(StaffId(key.id), replica)
+            .project_staff(StaffId(key.id), replica, slots)
             .map(DeltaEntry::UpsertStaff),
     }
 }

@@ -239,6 +239,33 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
                 .exec_without_returning(&txn)
                 .await?;
             }
+            Persist::Compact { cutoff, survivors } => {
+                log_row::Entity::delete_many()
+                    .filter(log_row::Column::Version.lt(cutoff.0))
+                    .exec(&txn)
+                    .await?;
+                for (key, entries) in survivors {
+                    if entries.is_empty() {
+                        continue;
+                    }
+                    log_row::Entity::insert(log_row::ActiveModel {
+                        class_key: Set(key.0),
+                        version: Set(cutoff.0 - 1),
+                        entries: Set(pack(&entries)),
+                    })
+                    .on_conflict(
+                        OnConflict::columns([log_row::Column::ClassKey, log_row::Column::Version])
+                            .update_column(log_row::Column::Entries)
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+                }
+                transition_row::Entity::delete_many()
+                    .filter(transition_row::Column::Version.lt(cutoff.0))
+                    .exec(&txn)
+                    .await?;
+            }
             Persist::Applied(version) => applied = Some(version),
         }
     }

@@ -281,6 +281,18 @@ impl Journal {
         }))
     }
 
+    /// The newest version committed before `at_millis` (Unix milliseconds), by the audit log.
+    pub async fn version_before(&self, at_millis: i64) -> Result<Version, StoreError> {
+        let row = audit_row::Entity::find()
+            .select_only()
+            .column_as(audit_row::Column::Version.max(), "version")
+            .filter(audit_row::Column::At.lt(at_millis))
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?;
+        Ok(Version(row.flatten().unwrap_or(0)))
+    }
+
     /// For each entity of `kind`, the last version that changed it.
     pub async fn entity_versions(
         &self,

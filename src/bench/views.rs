@@ -1,0 +1,374 @@
+//! Contact-view benchmark on a generated company (default 100,000 staff, 5,000 departments,
+//! 200 roles, 60+ view classes): one user's full view (view classes vs naive per-entry casbin
+//! enforce, side by side), delta latency, the cost of one staff edit to every class, a rule
+//! edit that changes ~50,000 entries of one class, and memory.
+
+use std::{sync::Arc, time::Instant};
+
+use super::directory_import::department_inputs;
+use crate::{
+    access::{
+        Access, Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId, Rule, RuleId,
+        Subject, staff_subject,
+    },
+    contacts::Contacts,
+    demo::names::People,
+    directory::{DepartmentId, Directory, MembershipInput, NewStaff, StaffId, StaffPatch},
+    store::{self, Actor, Journal, Source, Version},
+};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rule(role: Option<RoleId>, effect: Effect, object: Object, exempt: Vec<RoleId>) -> PolicyChange {
+    PolicyChange::PutRule(Rule {
+        id: RuleId(uuid::Uuid::now_v7()),
+        role_id: role,
+        effect,
+        object,
+        exempt_roles: exempt,
+        description: String::new(),
+    })
+}
+
+pub async fn run(staff: usize, departments: usize, role_count: usize) -> Result<(), BoxError> {
+    let dir = std::env::temp_dir().join(format!("switchboard-views-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    let db = store::connect(&url).await?;
+    store::migrate(&db).await?;
+    let journal = Arc::new(Journal::open(db).await?);
+    let directory = Arc::new(Directory::load(journal.clone()).await?);
+    let access = Arc::new(Access::load(journal.clone(), directory.clone()).await?);
+    let actor = Actor::new("bench", Source::Api);
+    println!(
+        "views benchmark: {staff} staff, {departments} departments, {role_count} roles (SQLite at {})",
+        dir.display()
+    );
+
+    // The company.
+    let inputs = department_inputs(departments);
+    let (dept_ids, _) = directory
+        .write(&actor, |stage| {
+            let mut ids: Vec<DepartmentId> = Vec::with_capacity(inputs.len());
+            for (parent, mut input) in inputs {
+                input.parent_id = parent.map(|p| ids[p]);
+                ids.push(stage.create_department(input)?.id);
+            }
+            Ok(ids)
+        })
+        .await?;
+    let mut people = People::new(11, "views.example.com");
+    let mut staff_ids: Vec<StaffId> = Vec::with_capacity(staff);
+    for start in (0..staff).step_by(5_000) {
+        let batch: Vec<NewStaff> = (start..(start + 5_000).min(staff))
+            .map(|index| {
+                let person = people.next(index % 5 == 0);
+                NewStaff {
+                    login: person.login,
+                    display_name: person.display_name,
+                    title: "Engineer".into(),
+                    emails: vec![person.email],
+                    phones: vec![person.phone],
+                    staff_type: ["employee", "employee", "employee", "contractor", "intern"]
+                        [index % 5]
+                        .into(),
+                    custom: Default::default(),
+                    departments: vec![MembershipInput {
+                        department_id: dept_ids[index % dept_ids.len()],
+                        order_key: None,
+                        primary: true,
+                    }],
+                    source: None,
+                    ldap: None,
+                }
+            })
+            .collect();
+        let (ids, _) = directory
+            .write(&actor, |stage| {
+                batch
+                    .into_iter()
+                    .map(|s| stage.create_staff(s).map(|p| p.id))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        staff_ids.extend(ids);
+    }
+
+    // Roles: role 0 sees everything; the others see a department type and a subtree, some
+    // without phones. Everyone holds one of the first 60 roles, a quarter also one of the rest.
+    let roles: Vec<RoleId> = (0..role_count)
+        .map(|_| RoleId(uuid::Uuid::now_v7()))
+        .collect();
+    let mut changes: Vec<PolicyChange> = roles
+        .iter()
+        .enumerate()
+        .map(|(k, id)| {
+            PolicyChange::PutRole(Role {
+                id: *id,
+                name: format!("role {k}"),
+                description: String::new(),
+                is_admin: false,
+            })
+        })
+        .collect();
+    changes.push(rule(Some(roles[0]), Effect::Allow, Object::All, vec![]));
+    for (k, role) in roles.iter().enumerate().skip(1) {
+        let dept_type = ["business", "support", "team", "region"][k % 4];
+        changes.push(rule(
+            Some(*role),
+            Effect::Allow,
+            Object::DeptType(dept_type.into()),
+            vec![],
+        ));
+        changes.push(rule(
+            Some(*role),
+            Effect::Allow,
+            Object::Subtree(dept_ids[(k * 37) % dept_ids.len()]),
+            vec![],
+        ));
+        if k % 5 == 0 {
+            changes.push(rule(
+                Some(*role),
+                Effect::Mask,
+                Object::Field(MaskedField::Phones),
+                vec![],
+            ));
+        }
+    }
+    let primary_roles = role_count.min(60);
+    for (i, person) in staff_ids.iter().enumerate() {
+        changes.push(PolicyChange::Assign(Assignment {
+            role_id: roles[i % primary_roles],
+            subject: Subject::Staff(*person),
+        }));
+        if i % 4 == 1 && role_count > primary_roles {
+            let extra = primary_roles + (i / 4) % (role_count - primary_roles).min(10);
+            changes.push(PolicyChange::Assign(Assignment {
+                role_id: roles[extra],
+                subject: Subject::Staff(*person),
+            }));
+        }
+    }
+    let started = Instant::now();
+    access.apply(&actor, changes).await?;
+    println!(
+        "policy:      {} rules and {} assignments loaded into casbin in {:.2} s",
+        access.snapshot().policy.rules.len(),
+        access.snapshot().policy.assignments.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
+    directory.subscribe(contacts.clone());
+    access.subscribe(contacts.clone());
+    let stats = contacts.stats();
+    println!(
+        "classes:     {} view classes for {} people, built in {:.2} s",
+        stats.live_classes,
+        stats.users,
+        started.elapsed().as_secs_f64()
+    );
+
+    // 1. One user's full view. The viewer holds role 0 only (sees all 105,000 entries).
+    let viewer = staff_ids
+        .iter()
+        .enumerate()
+        .find(|(i, _)| i % primary_roles == 0 && i % 4 != 1)
+        .map(|(_, s)| *s)
+        .ok_or("no viewer")?;
+    let mut serve = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let snapshot = contacts.snapshot(viewer)?;
+        bytes = serde_json::to_vec(&snapshot)?.len();
+        serve.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let t = Instant::now();
+    let cold_bytes = contacts.cold_view_json(viewer)?;
+    let cold = t.elapsed().as_secs_f64() * 1e3;
+    let (naive_ms, sampled) = naive_view_ms(&directory, &access, viewer, 2_000).await?;
+    let entries = staff + departments;
+    let naive_full = naive_ms / sampled as f64 * entries as f64;
+    let serve_p50 = percentile(&mut serve, 0.5);
+    println!(
+        "full view:   {entries} entries, {:.1} MB JSON; from the class view {serve_p50:.1} ms (project + serialise); evaluated from scratch {cold:.1} ms ({:.1} MB)",
+        bytes as f64 / 1e6,
+        cold_bytes as f64 / 1e6
+    );
+    println!(
+        "             naive per-entry casbin enforce: {naive_ms:.0} ms for {sampled} entries -> {:.1} s for all {entries} (extrapolated); ratio {:.0}x vs the class view, {:.0}x vs from scratch (goal >= 100x, <= 20 ms)",
+        naive_full / 1e3,
+        naive_full / serve_p50,
+        naive_full / cold
+    );
+
+    // 2. One staff edit reaching every class, and 3. deltas of up to 100 changes.
+    let before = contacts.version();
+    let mut apply = Vec::new();
+    let mut write = Vec::new();
+    let mut versions = vec![before];
+    for k in 0..100 {
+        let target = staff_ids[(k * 997) % staff_ids.len()];
+        let t = Instant::now();
+        let (_, version) = directory
+            .write(&actor, |stage| {
+                stage.update_staff(
+                    target,
+                    StaffPatch {
+                        title: Some(format!("Title {k}")),
+                        ..Default::default()
+                    },
+                )
+            })
+            .await?;
+        write.push(t.elapsed().as_secs_f64() * 1e3);
+        apply.push(contacts.last_apply_seconds() * 1e3);
+        versions.push(version);
+    }
+    println!(
+        "staff edit:  updating all {} class views and logs p50 {:.3} ms, p99 {:.3} ms (goal <= 1 ms); whole write incl. SQLite commit p50 {:.2} ms",
+        contacts.stats().live_classes,
+        percentile(&mut apply, 0.5),
+        percentile(&mut apply, 0.99),
+        percentile(&mut write, 0.5)
+    );
+    let mut delta_ms = Vec::new();
+    let mut largest = 0;
+    for _ in 0..20 {
+        for since in &versions {
+            let t = Instant::now();
+            let delta = contacts.delta(viewer, *since)?;
+            let json = serde_json::to_vec(&delta)?;
+            delta_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            largest = largest.max(delta.changes.len());
+            std::hint::black_box(json);
+        }
+    }
+    println!(
+        "deltas:      {} requests of 0..{largest} changes (compute + serialise): p50 {:.3} ms, p99 {:.3} ms (goal p99 <= 2 ms)",
+        delta_ms.len(),
+        percentile(&mut delta_ms, 0.5),
+        percentile(&mut delta_ms, 0.99)
+    );
+
+    // 4. A rule edit that hides ~60,000 employees from the role-0 class only.
+    let since = contacts.version();
+    let t = Instant::now();
+    access
+        .apply(
+            &actor,
+            vec![rule(
+                None,
+                Effect::Deny,
+                Object::StaffType("employee".into()),
+                roles[1..].to_vec(),
+            )],
+        )
+        .await?;
+    let rule_ms = t.elapsed().as_secs_f64() * 1e3;
+    let listener_ms = contacts.last_apply_seconds() * 1e3;
+    let t = Instant::now();
+    let delta = contacts.delta(viewer, since)?;
+    let delta_bytes = serde_json::to_vec(&delta)?.len();
+    let delta_ms = t.elapsed().as_secs_f64() * 1e3;
+    let snapshot_bytes = serde_json::to_vec(&contacts.snapshot(viewer)?)?.len();
+    println!(
+        "rule edit:   {} entries changed for the viewer's class; edit committed and every view updated in {rule_ms:.0} ms (views alone {listener_ms:.0} ms), delta ready {delta_ms:.0} ms later (goal <= 200 ms in all)",
+        delta.changes.len()
+    );
+    println!(
+        "             delta {:.1} MB vs snapshot {:.1} MB before the edit / {:.1} MB after",
+        delta_bytes as f64 / 1e6,
+        bytes as f64 / 1e6,
+        snapshot_bytes as f64 / 1e6
+    );
+    let _ = staff_subject(viewer);
+    println!(
+        "memory:      RSS {:.0} MiB, peak {:.0} MiB for the whole process (goal <= 500); {} log entries kept",
+        super::rss_mib().unwrap_or(f64::NAN),
+        super::peak_rss_mib().unwrap_or(f64::NAN),
+        contacts.stats().log_entries
+    );
+    let _ = Version(0);
+    contacts.flush().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Evaluates `sample` entries of a person's view the naive way: for each entry, every object
+/// class it belongs to is put to casbin `enforce` as the person. Returns milliseconds taken.
+async fn naive_view_ms(
+    directory: &Directory,
+    access: &Access,
+    viewer: StaffId,
+    sample: usize,
+) -> Result<(f64, usize), BoxError> {
+    let subject = staff_subject(viewer);
+    let (departments, people) = {
+        let replica = directory.read();
+        let departments: Vec<_> = replica
+            .departments()
+            .take(sample / 2)
+            .map(|d| (d.id, d.dept_type.clone(), replica.ancestors_and_self(d.id)))
+            .collect();
+        let people: Vec<_> = replica
+            .all_staff()
+            .take(sample / 2)
+            .map(|s| {
+                (
+                    s.id,
+                    s.staff_type.clone(),
+                    s.memberships
+                        .iter()
+                        .map(|m| (m.department_id, replica.ancestors_and_self(m.department_id)))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        (departments, people)
+    };
+    let started = Instant::now();
+    let mut visible = 0usize;
+    let see = |object: String| {
+        let subject = subject.clone();
+        async move {
+            access
+                .enforce(&subject, &object, "see")
+                .await
+                .unwrap_or(false)
+        }
+    };
+    for (id, dept_type, path) in &departments {
+        let mut v = see("all".into()).await
+            || see(format!("dept_type:{dept_type}")).await
+            || see(format!("department:{id}")).await;
+        for a in path {
+            v = v || see(format!("subtree:{a}")).await;
+        }
+        visible += usize::from(v);
+    }
+    for (id, staff_type, memberships) in &people {
+        let mut v = see("all".into()).await
+            || see(format!("staff_type:{staff_type}")).await
+            || see(format!("staff:{id}")).await;
+        for (department, path) in memberships {
+            v = v || see(format!("department:{department}")).await;
+            for a in path {
+                v = v || see(format!("subtree:{a}")).await;
+            }
+        }
+        visible += usize::from(v);
+    }
+    std::hint::black_box(visible);
+    Ok((
+        started.elapsed().as_secs_f64() * 1e3,
+        departments.len() + people.len(),
+    ))
+}
