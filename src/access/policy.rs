@@ -1,13 +1,13 @@
 //! The policy as stored: roles, rules, assignments and LDAP group members, with the casbin
 //! lines they stand for.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use super::{
-    model::{
-        Assignment, Effect, Object, Role, RoleId, Rule, RuleId, Subject, role_subject,
-        staff_subject,
-    },
+    model::{Assignment, Effect, Object, Role, RoleId, Rule, RuleId, Subject, role_subject},
     profile::{Deny, GlobalMask},
 };
 use crate::directory::StaffId;
@@ -17,9 +17,10 @@ use crate::directory::StaffId;
 pub struct Policy {
     pub roles: BTreeMap<RoleId, Role>,
     pub rules: BTreeMap<RuleId, Rule>,
-    pub assignments: BTreeSet<Assignment>,
+    /// Shared between snapshots until changed (there is one per person and role).
+    pub assignments: Arc<BTreeSet<Assignment>>,
     /// LDAP group DN (lower case) → members.
-    pub group_members: BTreeMap<String, BTreeSet<StaffId>>,
+    pub group_members: Arc<BTreeMap<String, BTreeSet<StaffId>>>,
 }
 
 /// One casbin policy line: section (`p`/`g`) and its fields.
@@ -68,32 +69,27 @@ impl Policy {
         }
     }
 
-    /// The casbin line of one assignment.
-    pub fn assignment_line(assignment: &Assignment) -> CasbinLine {
-        (
-            "g",
-            vec![
-                assignment.subject.casbin_name(),
-                role_subject(assignment.role_id),
-            ],
-        )
-    }
-
-    /// The casbin lines of one group's members.
-    pub fn member_lines(group: &str, members: &BTreeSet<StaffId>) -> Vec<CasbinLine> {
-        members
-            .iter()
-            .map(|s| ("g", vec![staff_subject(*s), format!("group:{group}")]))
-            .collect()
+    /// The casbin line of one assignment. Only group → role links live in casbin: who holds
+    /// which role person by person (100,000 links that change with every hire and LDAP sync)
+    /// is resolved from our own tables by `staff_roles`; in casbin's role manager those links
+    /// cost ~100 MB and seconds to load at 100,000 people, and no decision needs them.
+    pub fn assignment_line(assignment: &Assignment) -> Option<CasbinLine> {
+        match &assignment.subject {
+            Subject::Group(_) => Some((
+                "g",
+                vec![
+                    assignment.subject.casbin_name(),
+                    role_subject(assignment.role_id),
+                ],
+            )),
+            Subject::Staff(_) => None,
+        }
     }
 
     /// Every casbin line of the policy.
     pub fn casbin_lines(&self) -> Vec<CasbinLine> {
         let mut lines: Vec<CasbinLine> = self.rules.values().flat_map(Self::rule_lines).collect();
-        lines.extend(self.assignments.iter().map(Self::assignment_line));
-        for (group, members) in &self.group_members {
-            lines.extend(Self::member_lines(group, members));
-        }
+        lines.extend(self.assignments.iter().filter_map(Self::assignment_line));
         lines
     }
 
@@ -128,7 +124,7 @@ impl Policy {
     pub fn staff_roles(&self) -> HashMap<StaffId, BTreeSet<RoleId>> {
         let mut group_roles: HashMap<&str, Vec<RoleId>> = HashMap::new();
         let mut out: HashMap<StaffId, BTreeSet<RoleId>> = HashMap::new();
-        for a in &self.assignments {
+        for a in self.assignments.iter() {
             match &a.subject {
                 Subject::Staff(s) => {
                     out.entry(*s).or_default().insert(a.role_id);

@@ -390,8 +390,8 @@ impl Access {
                     .cloned()
                     .collect();
                 for a in gone {
-                    fx.removed_lines.push(Policy::assignment_line(&a));
-                    policy.assignments.remove(&a);
+                    fx.removed_lines.extend(Policy::assignment_line(&a));
+                    Arc::make_mut(&mut policy.assignments).remove(&a);
                 }
                 fx.touched_roles.insert(*id);
                 fx.holders_changed = true;
@@ -455,8 +455,8 @@ impl Access {
                 {
                     return Err(AccessError::not_found("staff", s));
                 }
-                if policy.assignments.insert(a.clone()) {
-                    fx.added_lines.push(Policy::assignment_line(a));
+                if Arc::make_mut(&mut policy.assignments).insert(a.clone()) {
+                    fx.added_lines.extend(Policy::assignment_line(a));
                     fx.holders_changed = true;
                     fx.audit.push(AuditEntry {
                         action: "role.assign",
@@ -470,13 +470,13 @@ impl Access {
                 }
             }
             PolicyChange::Unassign(a) => {
-                if !policy.assignments.remove(a) {
+                if !Arc::make_mut(&mut policy.assignments).remove(a) {
                     return Err(AccessError::not_found(
                         "assignment",
                         format!("{} → {}", a.subject.value(), a.role_id),
                     ));
                 }
-                fx.removed_lines.push(Policy::assignment_line(a));
+                fx.removed_lines.extend(Policy::assignment_line(a));
                 fx.holders_changed = true;
                 fx.audit.push(AuditEntry {
                     action: "role.unassign",
@@ -493,18 +493,10 @@ impl Access {
                 if before == *members {
                     return Ok(());
                 }
-                fx.removed_lines.extend(Policy::member_lines(
-                    group,
-                    &before.difference(members).copied().collect(),
-                ));
-                fx.added_lines.extend(Policy::member_lines(
-                    group,
-                    &members.difference(&before).copied().collect(),
-                ));
                 if members.is_empty() {
-                    policy.group_members.remove(group);
+                    Arc::make_mut(&mut policy.group_members).remove(group);
                 } else {
-                    policy.group_members.insert(group.clone(), members.clone());
+                    Arc::make_mut(&mut policy.group_members).insert(group.clone(), members.clone());
                 }
                 fx.holders_changed = true;
                 fx.audit.push(AuditEntry {

@@ -132,15 +132,14 @@ pub async fn load(db: &impl ConnectionTrait) -> Result<Policy, AccessError> {
         policy.rules.insert(rule.id, rule);
     }
     for row in assignment_row::Entity::find().all(db).await? {
-        policy.assignments.insert(Assignment {
+        std::sync::Arc::make_mut(&mut policy.assignments).insert(Assignment {
             role_id: RoleId(row.role_id),
             subject: Subject::parse(&row.subject_kind, &row.subject)
                 .map_err(|_| corrupt("assignment", &row.subject))?,
         });
     }
     for row in member_row::Entity::find().all(db).await? {
-        policy
-            .group_members
+        std::sync::Arc::make_mut(&mut policy.group_members)
             .entry(row.group_dn)
             .or_default()
             .insert(StaffId(row.staff_id));

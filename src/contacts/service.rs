@@ -86,6 +86,9 @@ pub struct ViewStats {
     pub users: usize,
 }
 
+/// At most this many bytes of serialised snapshots are kept.
+const SNAPSHOT_CACHE_BYTES: usize = 64 << 20;
+
 /// A serialised snapshot of one class at one version.
 type CachedSnapshot = (Version, Arc<Vec<u8>>);
 
@@ -247,14 +250,22 @@ impl Contacts {
             {
                 return (class.key.clone(), *version, bytes.clone());
             }
-            let snapshot = build_snapshot(state.version, class, replica, &state.slots);
-            let bytes = Arc::new(serde_json::to_vec(&snapshot).unwrap_or_default());
+            let bytes = Arc::new(snapshot_bytes(state.version, class, replica, &state.slots));
             let mut cache = lock(&self.snapshots);
-            if cache.len() > 256 {
+            // Bounded by bytes: a whole-company list is tens of megabytes.
+            let held: usize = cache.values().map(|(_, b)| b.len()).sum();
+            if held + bytes.len() > SNAPSHOT_CACHE_BYTES {
                 cache.clear();
             }
             cache.insert(class.key.clone(), (state.version, bytes.clone()));
             (class.key.clone(), state.version, bytes)
+        })
+    }
+
+    /// Serialises a person's whole list without the cache (what a cache miss costs).
+    pub fn render_snapshot(&self, staff: StaffId) -> Result<Vec<u8>, ViewError> {
+        self.with_view(staff, |state, class, replica| {
+            snapshot_bytes(state.version, class, replica, &state.slots)
         })
     }
 
@@ -418,6 +429,84 @@ impl Contacts {
             )
         })
     }
+}
+
+/// Serialises a class's whole list straight from the replica, without copying entries: the
+/// same JSON as `Snapshot`, with people in slot order (clients index by id).
+fn snapshot_bytes(
+    version: Version,
+    class: &ClassView,
+    replica: &Replica,
+    slots: &super::slots::SlotMaps,
+) -> Vec<u8> {
+    use serde::ser::{SerializeSeq, SerializeStruct, Serializer as _};
+    let visible = |d: DepartmentId| class.sees_department(d, slots);
+    let mut departments: Vec<&crate::directory::Department> = class
+        .departments
+        .iter()
+        .filter_map(|slot| {
+            replica
+                .department(DepartmentId(slots.departments.id(slot)))
+                .map(|d| d.as_ref())
+        })
+        .collect();
+    departments.sort_by(|a, b| (a.order_key, &a.name, a.id).cmp(&(b.order_key, &b.name, b.id)));
+    struct Departments<'a>(
+        &'a [&'a crate::directory::Department],
+        &'a ClassView,
+        &'a Replica,
+        &'a super::slots::SlotMaps,
+    );
+    impl Serialize for Departments<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+            for d in self.0 {
+                seq.serialize_element(&super::project::DepartmentView {
+                    department: d,
+                    parent: self.1.parent_of(d.id, self.2, self.3),
+                    masks: &self.1.profile.masks,
+                })?;
+            }
+            seq.end()
+        }
+    }
+    struct People<'a, F: Fn(DepartmentId) -> bool + Copy>(
+        &'a ClassView,
+        &'a Replica,
+        &'a super::slots::SlotMaps,
+        F,
+    );
+    impl<F: Fn(DepartmentId) -> bool + Copy> Serialize for People<'_, F> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(self.0.staff.len()))?;
+            for slot in self.0.staff.iter() {
+                if let Some(person) = self.1.staff(StaffId(self.2.staff.id(slot))) {
+                    seq.serialize_element(&super::project::StaffView {
+                        person,
+                        masks: &self.0.profile.masks,
+                        department_visible: self.3,
+                    })?;
+                }
+            }
+            seq.end()
+        }
+    }
+    let mut out = Vec::with_capacity(class.staff.len() * 360 + class.departments.len() * 200);
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    let written = (|| {
+        let mut snapshot = (&mut serializer).serialize_struct("Snapshot", 3)?;
+        snapshot.serialize_field("version", &version.0)?;
+        snapshot.serialize_field(
+            "departments",
+            &Departments(&departments, class, replica, slots),
+        )?;
+        snapshot.serialize_field("staff", &People(class, replica, slots, &visible))?;
+        SerializeStruct::end(snapshot)
+    })();
+    if written.is_err() {
+        out.clear();
+    }
+    out
 }
 
 fn build_snapshot(

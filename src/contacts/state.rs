@@ -109,6 +109,8 @@ pub struct ContactsState {
     pub classes: HashMap<ClassKey, ClassView>,
     pub users: HashMap<StaffId, UserView>,
     pub slots: SlotMaps,
+    /// How many people each class has (a class with none stops being maintained).
+    pub members: HashMap<ClassKey, usize>,
     pub outbox: Vec<Persist>,
 }
 
@@ -135,6 +137,7 @@ impl ContactsState {
         let people: Vec<StaffId> = replica.all_staff().map(|s| s.id).collect();
         for staff in people {
             let key = state.classify(staff, policy, replica, &mut profiles);
+            state.join(&key);
             state.users.insert(
                 staff,
                 UserView {
@@ -211,6 +214,8 @@ impl ContactsState {
             entries,
             all,
         };
+        self.leave(&transition.from.clone());
+        self.join(&to);
         if let Some(user) = self.users.get_mut(&staff) {
             user.class = to.clone();
             user.transitions.push(transition.clone());
@@ -224,11 +229,20 @@ impl ContactsState {
         self.outbox.push(Persist::Transition { staff, transition });
     }
 
-    /// Stops maintaining classes nobody is in (their logs stay for readers that need them).
-    fn retire_empty_classes(&mut self) {
-        let occupied: HashSet<&ClassKey> = self.users.values().map(|u| &u.class).collect();
-        for class in self.classes.values_mut() {
-            if class.live && !occupied.contains(&class.key) {
+    fn join(&mut self, key: &ClassKey) {
+        *self.members.entry(key.clone()).or_default() += 1;
+    }
+
+    /// Counts a person out of a class; a class nobody is in stops being maintained (its log
+    /// stays for readers that need it).
+    fn leave(&mut self, key: &ClassKey) {
+        let left = self.members.get_mut(key).map(|n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if left == Some(0) {
+            self.members.remove(key);
+            if let Some(class) = self.classes.get_mut(key) {
                 class.live = false;
                 class.departments = BitSet::default();
                 class.staff = BitSet::default();
@@ -278,13 +292,15 @@ impl ContactsState {
             match (before, after) {
                 (_, None) => {
                     if let Some(id) = before.as_ref().map(|b| b.id)
-                        && self.users.remove(&id).is_some()
+                        && let Some(gone) = self.users.remove(&id)
                     {
+                        self.leave(&gone.class);
                         self.outbox.push(Persist::UserGone { staff: id });
                     }
                 }
                 (None, Some(person)) => {
                     let key = self.classify(person.id, policy, replica, &mut profiles);
+                    self.join(&key);
                     self.users.insert(
                         person.id,
                         UserView {
@@ -309,7 +325,6 @@ impl ContactsState {
                 }
             }
         }
-        self.retire_empty_classes();
         self.finish(version);
     }
 
@@ -348,7 +363,6 @@ impl ContactsState {
             let key = self.classify(staff, new, replica, &mut profiles);
             self.move_user(staff, key, version, replica);
         }
-        self.retire_empty_classes();
         self.finish(version);
     }
 

@@ -43,7 +43,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30))
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", "-32768")
                     .pragma("wal_autocheckpoint", "16384")
                     .pragma("temp_store", "memory")
             });
