@@ -102,6 +102,8 @@ pub struct Contacts {
     snapshots: Mutex<HashMap<ClassKey, CachedSnapshot>>,
     /// How long the last commit took to apply to every view, in nanoseconds.
     last_apply_nanos: std::sync::atomic::AtomicU64,
+    /// Tells subscribers (the WebSocket gateway) the new version after each commit.
+    changed: tokio::sync::broadcast::Sender<Version>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -192,6 +194,7 @@ impl Contacts {
             writer_task: Mutex::new(Some(task)),
             snapshots: Mutex::new(HashMap::new()),
             last_apply_nanos: std::sync::atomic::AtomicU64::new(0),
+            changed: tokio::sync::broadcast::channel(64).0,
         }))
     }
 
@@ -613,11 +616,18 @@ impl Contacts {
             / 1e9
     }
 
+    /// The version of every later commit that may have changed some contact list (a cue to
+    /// tell online clients to pull a delta; a lagging receiver just skips to the newest).
+    pub fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<Version> {
+        self.changed.subscribe()
+    }
+
     fn timed(&self, apply: impl FnOnce(&mut ContactsState)) {
         let started = std::time::Instant::now();
         let mut state = write(&self.state);
         apply(&mut state);
         self.send(&mut state);
+        let _ = self.changed.send(state.version);
         self.last_apply_nanos.store(
             started.elapsed().as_nanos() as u64,
             std::sync::atomic::Ordering::Relaxed,
