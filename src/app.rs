@@ -13,6 +13,7 @@ use crate::{
     auth::{self, Auth, AuthError},
     config::Config,
     contacts::Contacts,
+    ldap::{LdapError, LdapService},
     demo,
     directory::{Directory, DirectoryError},
     observability::{self, Metrics},
@@ -27,6 +28,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub access: Arc<Access>,
     pub contacts: Arc<Contacts>,
+    /// The LDAP connector, when configured.
+    pub ldap: Option<Arc<LdapService>>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -55,6 +58,8 @@ pub enum StartupError {
     Access(#[from] AccessError),
     #[error("demo company: {0}")]
     Demo(#[from] demo::DemoError),
+    #[error("LDAP: {0}")]
+    Ldap(#[from] LdapError),
 }
 
 /// A built service, bound to its port, ready to run.
@@ -76,69 +81,74 @@ pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnectio
     Ok(db)
 }
 
+/// Opens storage and builds every module. `background` starts the periodic jobs (scheduled
+/// LDAP syncs, history pruning); command-line tools that run once leave it off.
+pub async fn open_services(config: Config, background: bool) -> Result<AppState, StartupError> {
+    let db = open_database(&config).await?;
+    let journal = Arc::new(Journal::open(db).await?);
+    let directory = Arc::new(Directory::load(journal.clone()).await?);
+    let token_key = auth::load_token_key(config.token_secret.as_ref(), &config.data_dir)
+        .map_err(StartupError::TokenKey)?;
+    let auth = Arc::new(Auth::open(journal.clone(), directory.clone(), &token_key, config.token_ttl).await?);
+    let access = Arc::new(Access::load(journal.clone(), directory.clone()).await?);
+    auth.set_admin_lookup(access.clone());
+    let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
+    directory.subscribe(contacts.clone());
+    access.subscribe(contacts.clone());
+    let ldap = match &config.ldap {
+        Some(ldap_config) => {
+            let ldap = LdapService::new(ldap_config.clone(), directory.clone(), access.clone()).await?;
+            auth.set_external_login(ldap.clone());
+            if background {
+                ldap.spawn_scheduler();
+            }
+            Some(ldap)
+        }
+        None => None,
+    };
+
+    if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
+        // Shown once, on the console only (never through tracing, whose output may be shipped).
+        println!(
+            "\n  Created the admin account.\n  login:    admin\n  password: {password}\n  (shown once; set SWITCHBOARD_ADMIN_PASSWORD to choose it)\n"
+        );
+    }
+    if background {
+        // Sync history older than the retention is pruned at start and then every hour.
+        let (contacts, journal, retention) = (contacts.clone(), journal.clone(), config.contacts_retention);
+        tokio::spawn(async move {
+            let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every_hour.tick().await;
+                if let Err(error) = contacts.prune(&journal, retention).await {
+                    tracing::warn!(%error, "pruning contact-sync history failed");
+                }
+            }
+        });
+    }
+    if config.demo {
+        demo::seed_if_empty(&directory, &auth, &access).await?;
+    }
+    Ok(AppState {
+        config: Arc::new(config),
+        directory,
+        auth,
+        access,
+        contacts,
+        ldap,
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
 impl Application {
     /// Opens storage, loads the directory, bootstraps the admin, seeds the demo company when
     /// asked, and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = open_database(&config).await?;
-        let journal = Arc::new(Journal::open(db).await?);
-        let directory = Arc::new(Directory::load(journal.clone()).await?);
-        let token_key = auth::load_token_key(config.token_secret.as_ref(), &config.data_dir)
-            .map_err(StartupError::TokenKey)?;
-        let auth = Arc::new(
-            Auth::open(
-                journal.clone(),
-                directory.clone(),
-                &token_key,
-                config.token_ttl,
-            )
-            .await?,
-        );
-        let access = Arc::new(Access::load(journal.clone(), directory.clone()).await?);
-        auth.set_admin_lookup(access.clone());
-        let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
-        directory.subscribe(contacts.clone());
-        access.subscribe(contacts.clone());
-
-        if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
-            // Shown once, on the console only (never through tracing, whose output may be shipped).
-            println!(
-                "\n  Created the admin account.\n  login:    admin\n  password: {password}\n  (shown once; set SWITCHBOARD_ADMIN_PASSWORD to choose it)\n"
-            );
-        }
-        // Sync history older than the retention is pruned at start and then every hour.
-        {
-            let (contacts, journal, retention) =
-                (contacts.clone(), journal.clone(), config.contacts_retention);
-            tokio::spawn(async move {
-                let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-                loop {
-                    every_hour.tick().await;
-                    if let Err(error) = contacts.prune(&journal, retention).await {
-                        tracing::warn!(%error, "pruning contact-sync history failed");
-                    }
-                }
-            });
-        }
-        if config.demo {
-            demo::seed_if_empty(&directory, &auth, &access).await?;
-        }
-
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
-        let state = AppState {
-            config: Arc::new(config),
-            directory,
-            auth,
-            access,
-            contacts,
-            metrics: Arc::new(Metrics::default()),
-        };
+        let listen = config.listen;
+        let state = open_services(config, true).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartupError::Listen { addr: listen, source })?;
         Ok(Self { listener, state })
     }
 

@@ -63,6 +63,8 @@ pub struct Config {
     pub demo: bool,
     /// How long contact-sync history is kept for clients that stay away (then they reset).
     pub contacts_retention: Duration,
+    /// The LDAP connector, when an `[ldap]` table is configured.
+    pub ldap: Option<crate::ldap::LdapConfig>,
 }
 
 /// Unvalidated settings as they come from a file, the environment or flags.
@@ -78,6 +80,10 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     pub demo: Option<bool>,
     pub contacts_retention_days: Option<String>,
+    pub ldap: Option<crate::ldap::RawLdapConfig>,
+    /// `SWITCHBOARD_LDAP_BIND_PASSWORD` (environment only).
+    #[serde(skip)]
+    pub ldap_bind_password: Option<String>,
 }
 
 impl RawConfig {
@@ -102,6 +108,8 @@ impl RawConfig {
             log_format: lookup("SWITCHBOARD_LOG_FORMAT"),
             demo: None,
             contacts_retention_days: lookup("SWITCHBOARD_CONTACTS_RETENTION_DAYS"),
+            ldap: None,
+            ldap_bind_password: lookup("SWITCHBOARD_LDAP_BIND_PASSWORD"),
         }
     }
 
@@ -119,6 +127,8 @@ impl RawConfig {
             contacts_retention_days: over
                 .contacts_retention_days
                 .or(self.contacts_retention_days),
+            ldap: over.ldap.or(self.ldap),
+            ldap_bind_password: over.ldap_bind_password.or(self.ldap_bind_password),
         }
     }
 }
@@ -218,6 +228,10 @@ impl Config {
             log_format,
             demo: raw.demo.unwrap_or(false),
             contacts_retention,
+            ldap: match raw.ldap {
+                Some(ldap) => Some(crate::ldap::LdapConfig::parse(ldap, raw.ldap_bind_password)?),
+                None => None,
+            },
         })
     }
 

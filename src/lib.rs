@@ -11,5 +11,6 @@ pub mod config;
 pub mod contacts;
 pub mod demo;
 pub mod directory;
+pub mod ldap;
 pub mod observability;
 pub mod store;

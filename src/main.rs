@@ -44,10 +44,31 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// The LDAP connector: `test` checks the connection and shows what a sync would change;
+    /// `sync` runs one (use it while the service is stopped, e.g. for the first import; a
+    /// running service syncs on its own schedule and through its API).
+    Ldap {
+        #[command(subcommand)]
+        action: LdapAction,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
         which: bench::Which,
+    },
+}
+
+#[derive(Subcommand)]
+enum LdapAction {
+    /// Connect, bind, count, map a sample, dry-run a sync.
+    Test,
+    /// Run a sync now.
+    Sync {
+        /// An incremental run instead of a full one.
+        #[arg(long)]
+        incremental: bool,
     },
 }
 
@@ -113,6 +134,28 @@ fn main() -> ExitCode {
                 observability::init_tracing(config.log_format);
                 app::open_database(&config).await?;
                 println!("migrations applied");
+                Ok(())
+            }
+            Command::Ldap { action, common } => {
+                let config = load_config(&common, RawConfig::default())?;
+                observability::init_tracing(config.log_format);
+                let state = app::open_services(config, false).await?;
+                let ldap = state.ldap.clone().ok_or("LDAP is not configured: add an [ldap] table to the configuration file")?;
+                match action {
+                    LdapAction::Test => {
+                        let report = ldap.test().await?;
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    }
+                    LdapAction::Sync { incremental } => {
+                        let kind = if incremental { switchboard::ldap::SyncKind::Incremental } else { switchboard::ldap::SyncKind::Full };
+                        let run = ldap.sync("cli", kind, false).await?;
+                        println!("{}", serde_json::to_string_pretty(&run)?);
+                        state.contacts.flush().await;
+                        if run.status != "succeeded" {
+                            return Err(format!("sync {}: {}", run.status, run.message).into());
+                        }
+                    }
+                }
                 Ok(())
             }
             Command::Bench { which } => bench::run(which).await,

@@ -34,6 +34,8 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -48,7 +50,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// One of: bad_request, unauthorized, forbidden, not_found, conflict, invalid,
-    /// too_many_requests, payload_too_large, internal.
+    /// too_many_requests, payload_too_large, unavailable, internal.
     pub code: &'static str,
     pub message: String,
     /// The offending field, for `invalid`.
@@ -67,6 +69,7 @@ impl ApiError {
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -153,6 +156,7 @@ impl From<AuthError> for ApiError {
             | AuthError::Expired
             | AuthError::Revoked => Self::Unauthorized(err.to_string()),
             AuthError::TooManyAttempts(_) => Self::TooManyRequests(err.to_string()),
+            AuthError::Unavailable(_) => Self::Unavailable(err.to_string()),
             AuthError::Invalid(message) => match message.split_once(": ") {
                 Some((field, reason)) => Self::Invalid {
                     field: field.to_owned(),
@@ -184,6 +188,26 @@ impl From<ViewError> for ApiError {
         match err {
             ViewError::FromTheFuture { .. } => Self::BadRequest(format!("since: {err}")),
             ViewError::NoView => Self::Forbidden(err.to_string()),
+        }
+    }
+}
+
+impl From<crate::ldap::LdapError> for ApiError {
+    fn from(err: crate::ldap::LdapError) -> Self {
+        use crate::ldap::LdapError as E;
+        match err {
+            E::NotConfigured => Self::NotFound(err.to_string()),
+            E::Busy(message) | E::ReadOnly(message) => Self::Conflict(message),
+            E::Refused(_) => Self::Conflict(err.to_string()),
+            E::NotFound(_) => Self::NotFound(err.to_string()),
+            E::Unreachable(_) | E::Bind(_) | E::Search(_) => Self::Unavailable(err.to_string()),
+            E::Config(_) => Self::Invalid {
+                field: "ldap".into(),
+                reason: err.to_string(),
+            },
+            E::Directory(e) => e.into(),
+            E::Access(e) => e.into(),
+            E::Store(e) => Self::Internal(e.to_string()),
         }
     }
 }

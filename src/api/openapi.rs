@@ -32,6 +32,7 @@ use crate::app::AppState;
         admin::access::create_rule, admin::access::show_rule, admin::access::replace_rule,
         admin::access::delete_rule, admin::access::list_assignments, admin::access::assign,
         admin::access::unassign, admin::access::staff_roles, admin::access::preview,
+        admin::ldap::test, admin::ldap::sync, admin::ldap::runs, admin::ldap::approve,
     ),
     modifiers(&BearerAuth),
 )]

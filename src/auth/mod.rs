@@ -43,6 +43,8 @@ pub enum AuthError {
     Expired,
     #[error("token revoked")]
     Revoked,
+    #[error("the directory server cannot check passwords right now: {0}")]
+    Unavailable(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
@@ -62,6 +64,14 @@ impl From<sea_orm::DbErr> for AuthError {
 /// Tells whether a staff member holds admin rights through their roles (the access module).
 pub trait AdminLookup: Send + Sync {
     fn is_admin(&self, staff: StaffId) -> bool;
+}
+
+/// Checks passwords elsewhere (the LDAP connector) for people whose account lives there.
+#[async_trait::async_trait]
+pub trait ExternalLogin: Send + Sync {
+    /// `Ok(Some(staff))` when the password is right for this login, `Ok(None)` when it is not
+    /// (or the login is unknown there), `Err` when the server cannot be asked.
+    async fn verify(&self, login: &str, password: &str) -> Result<Option<StaffId>, String>;
 }
 
 /// Who is calling, once their token checked out.
@@ -117,6 +127,7 @@ pub struct Auth {
     /// Verified against when the login is unknown, so timing does not reveal which logins exist.
     dummy_hash: String,
     admin_lookup: RwLock<Option<Arc<dyn AdminLookup>>>,
+    external: RwLock<Option<Arc<dyn ExternalLogin>>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -195,12 +206,18 @@ impl Auth {
             limiter: limiter::FailedLogins::new(10, Duration::from_secs(15 * 60)),
             dummy_hash: password::hash("not a real password").await?,
             admin_lookup: RwLock::new(None),
+            external: RwLock::new(None),
         })
     }
 
     /// Lets staff hold admin rights through roles.
     pub fn set_admin_lookup(&self, lookup: Arc<dyn AdminLookup>) {
         *write(&self.admin_lookup) = Some(lookup);
+    }
+
+    /// Lets people who came from LDAP log in with their LDAP password.
+    pub fn set_external_login(&self, external: Arc<dyn ExternalLogin>) {
+        *write(&self.external) = Some(external);
     }
 
     fn staff_is_admin(&self, staff: Option<StaffId>) -> bool {
@@ -291,6 +308,32 @@ impl Auth {
             return Err(AuthError::TooManyAttempts(wait.as_secs().max(1)));
         }
         let account = self.find_account(&key);
+        // People from LDAP prove their password to LDAP (service accounts never do, so a
+        // local admin can still log in while LDAP is down).
+        let from_ldap = self
+            .directory
+            .read()
+            .staff_by_login(&key)
+            .filter(|s| s.source == crate::directory::RecordSource::Ldap)
+            .map(|s| s.id);
+        let external = read(&self.external).clone();
+        if let (Some(staff_id), Some(external)) = (from_ldap, external)
+            && account.as_ref().is_none_or(|a| a.login.is_none())
+        {
+            return match external.verify(&key, password_text).await {
+                Ok(Some(id)) if id == staff_id => {
+                    self.limiter.succeeded(&key);
+                    let account = self.ensure_staff_account(staff_id).await?;
+                    self.issue(&account)
+                }
+                Ok(_) => {
+                    self.limiter.failed(&key);
+                    tracing::info!(login = %key, "LDAP login refused");
+                    Err(AuthError::InvalidCredentials)
+                }
+                Err(reason) => Err(AuthError::Unavailable(reason)),
+            };
+        }
         let hash = account
             .as_ref()
             .and_then(|a| a.password_hash.clone())
@@ -446,6 +489,23 @@ impl Auth {
             })
             .collect();
         self.store(actor, "account.create", accounts).await
+    }
+
+    /// The account of a staff member, created (without a local password) if missing.
+    async fn ensure_staff_account(&self, staff_id: StaffId) -> Result<Account, AuthError> {
+        if let Some(account) = self.staff_account(staff_id) {
+            return Ok(account);
+        }
+        let account = Account {
+            id: Uuid::now_v7(),
+            login: None,
+            password_hash: None,
+            staff_id: Some(staff_id),
+            is_admin: false,
+            token_epoch: 0,
+        };
+        self.store(&Actor::system(), "account.create", vec![account.clone()]).await?;
+        Ok(account)
     }
 
     /// The account of a staff member, if they have one.

@@ -146,6 +146,15 @@ impl Directory {
         Ok((value, version))
     }
 
+    /// Runs `build` against a stage over the current replica and throws the stage away:
+    /// what a write would do, without doing it (dry runs).
+    pub fn preview<T>(&self, build: impl FnOnce(&mut Stage<'_>) -> T) -> T {
+        let replica = self.read();
+        let fields = poisoned(self.fields.read());
+        let mut stage = Stage::new(&replica, &fields, Version(self.journal.head().0 + 1));
+        build(&mut stage)
+    }
+
     /// Adds or replaces a custom field definition.
     pub async fn define_field(
         &self,

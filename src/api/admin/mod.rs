@@ -4,6 +4,7 @@ pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod departments;
 pub(crate) mod fields;
+pub(crate) mod ldap;
 pub(crate) mod staff;
 
 use axum::Router;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(fields::router())
         .merge(audit::router())
         .merge(access::router())
+        .merge(ldap::router())
 }
 
 /// Paging parameters shared by list endpoints.

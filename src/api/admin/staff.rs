@@ -175,9 +175,32 @@ pub async fn update(
     ApiPath(id): ApiPath<StaffId>,
     ApiJson(patch): ApiJson<StaffPatch>,
 ) -> Result<Json<Staff>, ApiError> {
+    apply_patch(&state, &admin, &remote, id, patch).await
+}
+
+/// Stores a patch; for people from LDAP, LDAP-owned fields are refused (read-only mode) or
+/// written to LDAP first (writable mode) — an LDAP refusal stores nothing.
+async fn apply_patch(
+    state: &AppState,
+    admin: &Admin,
+    remote: &RemoteAddr,
+    id: StaffId,
+    mut patch: StaffPatch,
+) -> Result<Json<Staff>, ApiError> {
+    if let Some(ldap) = &state.ldap {
+        let person = find(state, id)?;
+        if let Some(dn) = ldap.write_back(&person, &patch).await?
+            && let Some(current) = &person.ldap
+        {
+            patch.ldap = Some(Some(crate::directory::LdapRef {
+                dn,
+                stable_id: current.stable_id.clone(),
+            }));
+        }
+    }
     let (person, _) = state
         .directory
-        .write(&admin.actor(&remote), |stage| stage.update_staff(id, patch))
+        .write(&admin.actor(remote), |stage| stage.update_staff(id, patch))
         .await?;
     Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
 }
@@ -198,11 +221,7 @@ pub async fn set_departments(
         departments: Some(departments),
         ..Default::default()
     };
-    let (person, _) = state
-        .directory
-        .write(&admin.actor(&remote), |stage| stage.update_staff(id, patch))
-        .await?;
-    Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
+    apply_patch(&state, &admin, &remote, id, patch).await
 }
 
 async fn set_status(

@@ -1,0 +1,373 @@
+//! LDAP settings: the `[ldap]` table of the configuration file, validated at start-up.
+//! Names follow Keycloak's and Mattermost's where they exist.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Secret};
+
+/// How Switchboard treats the fields LDAP owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// LDAP is the source: LDAP-owned fields are read-only in Switchboard.
+    ReadOnly,
+    /// Edits of LDAP-owned fields are written to LDAP first, then stored.
+    Writable,
+    /// Imported by a sync on demand, then edited locally; no scheduled syncs.
+    Unsynced,
+}
+
+/// Search scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchScope {
+    One,
+    Sub,
+}
+
+/// Where and what to search for one kind of entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpec {
+    pub base_dn: String,
+    pub filter: String,
+    #[serde(default = "sub")]
+    pub scope: SearchScope,
+}
+
+fn sub() -> SearchScope {
+    SearchScope::Sub
+}
+
+/// How a person's departments are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DepartmentFrom {
+    /// The department OU the person's entry sits under.
+    Dn,
+    /// The values of `department_attribute`, matched against department names or OU names.
+    Attribute,
+    /// Both: the OU above the entry, plus every department the attribute names.
+    Both,
+}
+
+/// Attribute names for departments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentAttributes {
+    /// The display name; the RDN value when absent on an entry.
+    #[serde(default = "description")]
+    pub name: String,
+    #[serde(default = "business_category")]
+    pub dept_type: String,
+    #[serde(default = "team")]
+    pub default_type: String,
+}
+
+fn description() -> String {
+    "description".into()
+}
+fn business_category() -> String {
+    "businessCategory".into()
+}
+fn team() -> String {
+    "team".into()
+}
+
+/// Attribute names for people.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffAttributes {
+    /// `uid` (OpenLDAP), `sAMAccountName` (AD).
+    #[serde(default = "uid")]
+    pub login: String,
+    /// `displayName`; `cn` is used when absent.
+    #[serde(default = "display_name")]
+    pub display_name: String,
+    #[serde(default = "title")]
+    pub title: String,
+    #[serde(default = "mail")]
+    pub emails: Vec<String>,
+    #[serde(default = "phones")]
+    pub phones: Vec<String>,
+    #[serde(default = "employee_type")]
+    pub staff_type: String,
+    #[serde(default = "employee")]
+    pub default_staff_type: String,
+    /// For `department_from = attribute|both`.
+    #[serde(default = "department_number")]
+    pub department: String,
+    /// Custom field key → attribute.
+    #[serde(default)]
+    pub custom: BTreeMap<String, String>,
+}
+
+fn uid() -> String {
+    "uid".into()
+}
+fn display_name() -> String {
+    "displayName".into()
+}
+fn title() -> String {
+    "title".into()
+}
+fn mail() -> Vec<String> {
+    vec!["mail".into()]
+}
+fn phones() -> Vec<String> {
+    vec!["telephoneNumber".into(), "mobile".into()]
+}
+fn employee_type() -> String {
+    "employeeType".into()
+}
+fn employee() -> String {
+    "employee".into()
+}
+fn department_number() -> String {
+    "departmentNumber".into()
+}
+
+/// The `[ldap]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLdapConfig {
+    pub url: String,
+    #[serde(default)]
+    pub start_tls: bool,
+    pub ca_file: Option<String>,
+    #[serde(default = "ten")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "thirty")]
+    pub operation_timeout_secs: u64,
+    pub bind_dn: String,
+    /// Prefer `bind_password_file` or `SWITCHBOARD_LDAP_BIND_PASSWORD`.
+    pub bind_password: Option<String>,
+    pub bind_password_file: Option<String>,
+    #[serde(default = "read_only")]
+    pub mode: Mode,
+    #[serde(default = "fifteen_minutes")]
+    pub sync_interval_secs: u64,
+    /// A sync that would disable more than this share of LDAP people waits for approval.
+    #[serde(default = "twenty")]
+    pub deletion_threshold_percent: u32,
+    #[serde(default = "five_hundred")]
+    pub page_size: u32,
+    /// `entryUUID` (OpenLDAP, 389-DS) or `objectGUID` (AD; binary, read as its
+    /// little-endian GUID string).
+    #[serde(default = "entry_uuid")]
+    pub stable_id: String,
+    pub departments: SearchSpec,
+    #[serde(default = "department_attributes")]
+    pub department_attributes: DepartmentAttributes,
+    pub staff: SearchSpec,
+    #[serde(default = "staff_attributes")]
+    pub staff_attributes: StaffAttributes,
+    #[serde(default = "dn_position")]
+    pub department_from: DepartmentFrom,
+    pub groups: Option<SearchSpec>,
+    #[serde(default = "member")]
+    pub group_member_attribute: String,
+    /// Group DN → role name: the sync gives the role to the group.
+    #[serde(default)]
+    pub group_roles: BTreeMap<String, String>,
+}
+
+fn ten() -> u64 {
+    10
+}
+fn thirty() -> u64 {
+    30
+}
+fn read_only() -> Mode {
+    Mode::ReadOnly
+}
+fn fifteen_minutes() -> u64 {
+    900
+}
+fn twenty() -> u32 {
+    20
+}
+fn five_hundred() -> u32 {
+    500
+}
+fn entry_uuid() -> String {
+    "entryUUID".into()
+}
+fn member() -> String {
+    "member".into()
+}
+fn dn_position() -> DepartmentFrom {
+    DepartmentFrom::Dn
+}
+fn department_attributes() -> DepartmentAttributes {
+    DepartmentAttributes {
+        name: description(),
+        dept_type: business_category(),
+        default_type: team(),
+    }
+}
+fn staff_attributes() -> StaffAttributes {
+    StaffAttributes {
+        login: uid(),
+        display_name: display_name(),
+        title: title(),
+        emails: mail(),
+        phones: phones(),
+        staff_type: employee_type(),
+        default_staff_type: employee(),
+        department: department_number(),
+        custom: BTreeMap::new(),
+    }
+}
+
+/// Validated LDAP settings.
+#[derive(Debug, Clone)]
+pub struct LdapConfig {
+    pub url: String,
+    pub start_tls: bool,
+    pub ca_file: Option<std::path::PathBuf>,
+    pub connect_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub bind_dn: String,
+    pub bind_password: Secret,
+    pub mode: Mode,
+    pub sync_interval: Duration,
+    pub deletion_threshold_percent: u32,
+    pub page_size: i32,
+    pub stable_id: String,
+    pub departments: SearchSpec,
+    pub department_attributes: DepartmentAttributes,
+    pub staff: SearchSpec,
+    pub staff_attributes: StaffAttributes,
+    pub department_from: DepartmentFrom,
+    pub groups: Option<SearchSpec>,
+    pub group_member_attribute: String,
+    pub group_roles: BTreeMap<String, String>,
+}
+
+fn error(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: format!("ldap.{key}"),
+        reason: reason.into(),
+    }
+}
+
+impl LdapConfig {
+    /// Validates the table; `env_password` is `SWITCHBOARD_LDAP_BIND_PASSWORD`.
+    pub fn parse(raw: RawLdapConfig, env_password: Option<String>) -> Result<Self, ConfigError> {
+        let url = raw.url.trim().to_owned();
+        if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+            return Err(error("url", "must start with ldap:// or ldaps://"));
+        }
+        if raw.start_tls && url.starts_with("ldaps://") {
+            return Err(error("start_tls", "is for ldap:// URLs; ldaps:// is already TLS"));
+        }
+        let bind_password = match (env_password, raw.bind_password, raw.bind_password_file) {
+            (Some(p), _, _) | (None, Some(p), _) => Secret::new(p),
+            (None, None, Some(path)) => Secret::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| error("bind_password_file", format!("cannot read {path}: {e}")))?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned(),
+            ),
+            (None, None, None) => {
+                return Err(error(
+                    "bind_password",
+                    "set SWITCHBOARD_LDAP_BIND_PASSWORD or ldap.bind_password_file",
+                ));
+            }
+        };
+        if raw.bind_dn.trim().is_empty() {
+            return Err(error("bind_dn", "must not be empty"));
+        }
+        if raw.deletion_threshold_percent > 100 {
+            return Err(error("deletion_threshold_percent", "must be 0-100"));
+        }
+        if !(1..=10_000).contains(&raw.page_size) {
+            return Err(error("page_size", "must be 1-10000"));
+        }
+        for (key, spec) in [("departments", &raw.departments), ("staff", &raw.staff)] {
+            if spec.base_dn.trim().is_empty() || !spec.filter.trim().starts_with('(') {
+                return Err(error(key, "needs base_dn and a filter in parentheses"));
+            }
+        }
+        let ca_file = raw.ca_file.map(std::path::PathBuf::from);
+        if let Some(path) = &ca_file
+            && !path.is_file()
+        {
+            return Err(error("ca_file", format!("{} is not a readable file", path.display())));
+        }
+        Ok(Self {
+            url,
+            start_tls: raw.start_tls,
+            ca_file,
+            connect_timeout: Duration::from_secs(raw.connect_timeout_secs.max(1)),
+            operation_timeout: Duration::from_secs(raw.operation_timeout_secs.max(1)),
+            bind_dn: raw.bind_dn,
+            bind_password,
+            mode: raw.mode,
+            sync_interval: Duration::from_secs(raw.sync_interval_secs.max(30)),
+            deletion_threshold_percent: raw.deletion_threshold_percent,
+            page_size: raw.page_size as i32,
+            stable_id: raw.stable_id,
+            departments: raw.departments,
+            department_attributes: raw.department_attributes,
+            staff: raw.staff,
+            staff_attributes: raw.staff_attributes,
+            department_from: raw.department_from,
+            groups: raw.groups,
+            group_member_attribute: raw.group_member_attribute,
+            group_roles: raw
+                .group_roles
+                .into_iter()
+                .map(|(dn, role)| (normalize_dn(&dn), role))
+                .collect(),
+        })
+    }
+}
+
+/// DNs compare case-insensitively and without spaces after commas.
+pub fn normalize_dn(dn: &str) -> String {
+    dn.split(',')
+        .map(|rdn| rdn.trim().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The parent DN (everything after the first unescaped comma).
+pub fn parent_dn(dn: &str) -> Option<&str> {
+    let bytes = dn.as_bytes();
+    let mut escaped = false;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'\\' if !escaped => escaped = true,
+            b',' if !escaped => return Some(dn[i + 1..].trim_start()),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+/// The value of the first RDN (`ou=Backend,...` → `Backend`).
+pub fn rdn_value(dn: &str) -> &str {
+    let first = parent_dn(dn).map_or(dn, |parent| &dn[..dn.len() - parent.len()]);
+    let first = first.trim_end_matches([',', ' ']);
+    first.split_once('=').map_or(first, |(_, v)| v.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dn_helpers() {
+        assert_eq!(normalize_dn("OU=RD, ou=Stellar,DC=Example"), "ou=rd,ou=stellar,dc=example");
+        assert_eq!(parent_dn("uid=a,ou=RD,dc=x"), Some("ou=RD,dc=x"));
+        assert_eq!(parent_dn("uid=a\\,b,ou=RD"), Some("ou=RD"));
+        assert_eq!(parent_dn("dc=x"), None);
+        assert_eq!(rdn_value("ou=Backend,ou=RD,dc=x"), "Backend");
+        assert_eq!(rdn_value("dc=x"), "x");
+    }
+}

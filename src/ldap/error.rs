@@ -1,0 +1,38 @@
+//! The LDAP module's one error type; `api::error` maps it to HTTP.
+
+use crate::{access::AccessError, directory::DirectoryError, store::StoreError};
+
+/// Why an LDAP operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LdapError {
+    #[error("LDAP is not configured")]
+    NotConfigured,
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("LDAP server unreachable: {0}")]
+    Unreachable(String),
+    #[error("LDAP bind failed: {0}")]
+    Bind(String),
+    #[error("LDAP search failed: {0}")]
+    Search(String),
+    #[error("LDAP refused the change: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    ReadOnly(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for LdapError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Store(StoreError::Db(err))
+    }
+}

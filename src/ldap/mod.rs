@@ -1,0 +1,18 @@
+//! The LDAP connector: binds to the corporate directory (OpenLDAP, Active Directory, 389-DS),
+//! keeps departments, staff and group members in step through the directory's write path,
+//! checks passwords at login, and writes edits back in `writable` mode. It owns the `ldap_*`
+//! tables and never writes the directory's or the policy's tables itself.
+
+mod config;
+mod connection;
+mod error;
+mod mapping;
+mod runs;
+mod service;
+mod sync;
+
+pub use config::{LdapConfig, Mode, RawLdapConfig};
+pub use error::LdapError;
+pub use mapping::RecordFailure;
+pub use runs::{Counts, Run};
+pub use service::{LdapService, SyncKind, TestReport};

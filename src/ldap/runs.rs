@@ -1,0 +1,235 @@
+//! Storage of sync runs, the run lease and the incremental high-water mark (`ldap_*` tables).
+
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder,
+    QuerySelect, Statement,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{LdapError, mapping::RecordFailure};
+
+pub mod run_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ldap_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub trigger: String,
+        pub kind: String,
+        pub status: String,
+        pub started_at: i64,
+        pub finished_at: Option<i64>,
+        pub counts: String,
+        pub failures: String,
+        pub message: String,
+        pub approved: bool,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// What a run changed (or would have changed, when blocked).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Counts {
+    pub departments_added: usize,
+    pub departments_updated: usize,
+    pub departments_moved: usize,
+    pub departments_removed: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub moved: usize,
+    pub disabled: usize,
+    pub re_enabled: usize,
+    pub failed: usize,
+    pub groups: usize,
+    /// Entries read from LDAP.
+    pub read: usize,
+}
+
+/// One sync run, as the admin API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Run {
+    pub id: Uuid,
+    /// `manual`, `schedule`, `cli`, `approval`.
+    pub trigger: String,
+    /// `full` or `incremental`.
+    pub kind: String,
+    /// `running`, `succeeded`, `failed`, `blocked`.
+    pub status: String,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub counts: Counts,
+    /// Entries that were skipped, and why (at most 1,000 are kept).
+    pub failures: Vec<RecordFailure>,
+    pub message: String,
+    /// A blocked run an admin approved (the next run may disable beyond the threshold).
+    pub approved: bool,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn to_run(row: run_row::Model) -> Run {
+    Run {
+        id: row.id,
+        trigger: row.trigger,
+        kind: row.kind,
+        status: row.status,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        counts: serde_json::from_str(&row.counts).unwrap_or_default(),
+        failures: serde_json::from_str(&row.failures).unwrap_or_default(),
+        message: row.message,
+        approved: row.approved,
+    }
+}
+
+pub async fn start(db: &DatabaseConnection, trigger: &str, kind: &str) -> Result<Uuid, LdapError> {
+    let id = Uuid::now_v7();
+    run_row::Entity::insert(run_row::ActiveModel {
+        id: Set(id),
+        trigger: Set(trigger.to_owned()),
+        kind: Set(kind.to_owned()),
+        status: Set("running".into()),
+        started_at: Set(now()),
+        finished_at: Set(None),
+        counts: Set("{}".into()),
+        failures: Set("[]".into()),
+        message: Set(String::new()),
+        approved: Set(false),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(id)
+}
+
+pub async fn finish(
+    db: &DatabaseConnection,
+    id: Uuid,
+    status: &str,
+    counts: &Counts,
+    failures: &[RecordFailure],
+    message: &str,
+) -> Result<(), LdapError> {
+    let kept: Vec<&RecordFailure> = failures.iter().take(1_000).collect();
+    run_row::Entity::update(run_row::ActiveModel {
+        id: Set(id),
+        status: Set(status.to_owned()),
+        finished_at: Set(Some(now())),
+        counts: Set(serde_json::to_string(counts).unwrap_or_default()),
+        failures: Set(serde_json::to_string(&kept).unwrap_or_default()),
+        message: Set(message.to_owned()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(db: &DatabaseConnection, limit: u64) -> Result<Vec<Run>, LdapError> {
+    Ok(run_row::Entity::find()
+        .order_by_desc(run_row::Column::StartedAt)
+        .limit(limit.clamp(1, 500))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_run)
+        .collect())
+}
+
+pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Run, LdapError> {
+    run_row::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(to_run)
+        .ok_or_else(|| LdapError::NotFound(format!("sync run {id}")))
+}
+
+pub async fn approve(db: &DatabaseConnection, id: Uuid) -> Result<(), LdapError> {
+    run_row::Entity::update(run_row::ActiveModel {
+        id: Set(id),
+        approved: Set(true),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Runs interrupted by a crash are recorded as failed at the next start.
+pub async fn fail_interrupted(db: &DatabaseConnection) -> Result<(), LdapError> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE ldap_runs SET status = 'failed', message = 'interrupted (the server stopped during the run)', finished_at = $1 WHERE status = 'running'",
+        [now().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Takes the run lease for `seconds` if it is free or expired; false when another run holds it.
+pub async fn acquire_lease(db: &DatabaseConnection, holder: &str, seconds: i64) -> Result<bool, LdapError> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            // `$n` placeholders work on SQLite and PostgreSQL alike.
+            "UPDATE ldap_lease SET holder = $1, expires_at = $2 WHERE id = 1 AND (expires_at < $3 OR holder = $1)",
+            [holder.into(), (now() + seconds * 1000).into(), now().into()],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn release_lease(db: &DatabaseConnection, holder: &str) -> Result<(), LdapError> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE ldap_lease SET expires_at = 0 WHERE id = 1 AND holder = $1",
+        [holder.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The newest `modifyTimestamp` applied by a sync, if any.
+pub async fn high_water(db: &DatabaseConnection) -> Result<Option<String>, LdapError> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT high_water FROM ldap_state WHERE id = 1",
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get::<String>("", "high_water")?).filter(|h| !h.is_empty()),
+        None => None,
+    })
+}
+
+pub async fn set_high_water(db: &DatabaseConnection, high_water: &str, full: bool) -> Result<(), LdapError> {
+    let backend = db.get_database_backend();
+    let updated = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            if full {
+                "UPDATE ldap_state SET high_water = $1, last_full_at = $2 WHERE id = 1"
+            } else {
+                "UPDATE ldap_state SET high_water = $1 WHERE id = 1 AND $2 >= 0"
+            },
+            [high_water.into(), now().into()],
+        ))
+        .await?;
+    if updated.rows_affected() == 0 {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO ldap_state (id, high_water, last_full_at) VALUES (1, $1, $2)",
+            [high_water.into(), now().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}

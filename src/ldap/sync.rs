@@ -1,0 +1,398 @@
+//! A sync run: read everything (or what changed) from LDAP, work out what it means for the
+//! directory, refuse runs that look like an outage, and apply the rest in one transaction.
+//!
+//! The order matters for safety: every page is read before anything is decided, deletions are
+//! a set difference computed only from complete reads, and the directory changes commit
+//! atomically — an LDAP server dying mid-read leaves the directory exactly as it was.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::{
+    LdapError,
+    config::{DepartmentFrom, LdapConfig, normalize_dn},
+    connection::{self, Entry},
+    mapping::{self, RecordFailure, RemoteDepartment, RemoteGroup, RemoteStaff},
+    runs::Counts,
+};
+use crate::{
+    directory::{
+        DepartmentId, DepartmentPatch, DisabledBy, LdapRef, MembershipInput, NewDepartment,
+        NewStaff, RecordSource, Replica, Stage, StaffId, StaffPatch, StaffStatus,
+    },
+};
+
+/// What LDAP holds, as read by one run.
+#[derive(Debug, Default)]
+pub struct Remote {
+    pub departments: Vec<RemoteDepartment>,
+    /// Everyone (full run) or who changed since the high-water mark (incremental run).
+    pub staff: Vec<RemoteStaff>,
+    /// The stable ids of everyone LDAP has (both kinds of run): the basis of deletions.
+    pub present: HashSet<String>,
+    pub groups: Vec<RemoteGroup>,
+    /// DN → stable id of every person read in full (for group members).
+    pub staff_by_dn: HashMap<String, String>,
+    pub failures: Vec<RecordFailure>,
+    pub newest_modified: Option<String>,
+    pub read: usize,
+}
+
+/// Reads LDAP. `since` selects an incremental run (people changed at or after it).
+pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, LdapError> {
+    let mut ldap = connection::service_connection(config).await?;
+    let paged = connection::supports_paging(&mut ldap).await?;
+    let mut remote = Remote::default();
+    let search = |base: &str, scope, filter: String, attrs: Vec<String>| {
+        let mut ldap = ldap.clone();
+        let base = base.to_owned();
+        async move { connection::search_all(&mut ldap, config, &base, scope, &filter, attrs, paged).await }
+    };
+
+    let (entries, unreadable) = search(
+        &config.departments.base_dn,
+        config.departments.scope,
+        config.departments.filter.clone(),
+        mapping::department_attributes(config),
+    )
+    .await?;
+    remote.read += entries.len() + unreadable;
+    for entry in &entries {
+        match mapping::department(entry, config) {
+            Ok(d) => remote.departments.push(d),
+            Err(f) => remote.failures.push(f),
+        }
+    }
+
+    let staff_filter = match since {
+        Some(mark) => format!("(&{}(modifyTimestamp>={}))", config.staff.filter, ldap3::ldap_escape(mark)),
+        None => config.staff.filter.clone(),
+    };
+    let (entries, unreadable) =
+        search(&config.staff.base_dn, config.staff.scope, staff_filter, mapping::staff_attributes(config)).await?;
+    remote.read += entries.len() + unreadable;
+    for _ in 0..unreadable {
+        remote.failures.push(RecordFailure {
+            dn: "?".into(),
+            reason: "an entry could not be parsed".into(),
+        });
+    }
+    collect_staff(&mut remote, &entries, config);
+
+    // Deletions need everyone's id, also in an incremental run (ids only: cheap).
+    if since.is_some() {
+        let (ids, _) = search(
+            &config.staff.base_dn,
+            config.staff.scope,
+            config.staff.filter.clone(),
+            vec![config.stable_id.clone()],
+        )
+        .await?;
+        for entry in &ids {
+            if let Some(id) = mapping::stable_id(entry, &config.stable_id) {
+                remote.present.insert(id);
+                remote.staff_by_dn.insert(normalize_dn(&entry.dn), mapping::stable_id(entry, &config.stable_id).unwrap_or_default());
+            }
+        }
+    }
+
+    if let Some(groups) = &config.groups {
+        let (entries, _) = search(
+            &groups.base_dn,
+            groups.scope,
+            groups.filter.clone(),
+            vec![config.group_member_attribute.clone()],
+        )
+        .await?;
+        remote.groups = entries.iter().map(|e| mapping::group(e, config)).collect();
+    }
+    let _ = ldap.unbind().await;
+    Ok(remote)
+}
+
+fn collect_staff(remote: &mut Remote, entries: &[Entry], config: &LdapConfig) {
+    for entry in entries {
+        match mapping::staff(entry, config) {
+            Ok(s) => {
+                remote.present.insert(s.stable_id.clone());
+                remote.staff_by_dn.insert(s.ndn.clone(), s.stable_id.clone());
+                if let Some(modified) = &s.modified
+                    && remote.newest_modified.as_ref().is_none_or(|m| modified > m)
+                {
+                    remote.newest_modified = Some(modified.clone());
+                }
+                remote.staff.push(s);
+            }
+            Err(f) => remote.failures.push(f),
+        }
+    }
+}
+
+/// Who a full or incremental run would disable (LDAP people no longer in LDAP).
+pub fn to_disable(replica: &Replica, remote: &Remote) -> Vec<StaffId> {
+    replica
+        .all_staff()
+        .filter(|s| s.source == RecordSource::Ldap && s.is_active())
+        .filter(|s| s.ldap.as_ref().is_some_and(|l| !remote.present.contains(&l.stable_id)))
+        .map(|s| s.id)
+        .collect()
+}
+
+/// How many active people came from LDAP.
+pub fn active_ldap_staff(replica: &Replica) -> usize {
+    replica
+        .all_staff()
+        .filter(|s| s.source == RecordSource::Ldap && s.is_active())
+        .count()
+}
+
+/// Why a run must wait for an admin, if it must.
+pub fn safety_block(config: &LdapConfig, replica: &Replica, remote: &Remote, full: bool) -> Option<String> {
+    if full && remote.present.is_empty() {
+        return Some("the staff search returned nobody; refusing to disable everyone (check the base DN, filter and permissions)".into());
+    }
+    let active = active_ldap_staff(replica);
+    let disabling = to_disable(replica, remote).len();
+    if active > 0 && disabling * 100 > active * config.deletion_threshold_percent as usize {
+        return Some(format!(
+            "this run would disable {disabling} of {active} people from LDAP, more than the threshold of {}%; approve the run to apply it",
+            config.deletion_threshold_percent
+        ));
+    }
+    None
+}
+
+/// Applies what was read to a stage; per-record problems are collected, not fatal.
+pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts: &mut Counts) -> Vec<RecordFailure> {
+    let mut failures = Vec::new();
+    let mut departments: HashMap<String, DepartmentId> = HashMap::new();
+    let mut by_name: HashMap<String, DepartmentId> = HashMap::new();
+
+    // Parents before children: fewer RDNs first.
+    let mut remote_departments: Vec<&RemoteDepartment> = remote.departments.iter().collect();
+    remote_departments.sort_by_key(|d| d.ndn.matches(',').count());
+    let mut seen_departments = HashSet::new();
+    for rd in remote_departments {
+        seen_departments.insert(rd.stable_id.clone());
+        let parent = rd.parent_ndn.as_ref().and_then(|p| departments.get(p)).copied();
+        let ldap = LdapRef {
+            dn: rd.dn.clone(),
+            stable_id: rd.stable_id.clone(),
+        };
+        let existing = stage.base().department_by_ldap_id(&rd.stable_id).map(|d| (d.id, d.parent_id, d.name.clone(), d.dept_type.clone(), d.ldap.clone()));
+        let result = match existing {
+            Some((id, old_parent, name, dept_type, old_ldap)) => {
+                let moved = old_parent != parent;
+                let changed = moved || name != rd.name || dept_type != rd.dept_type || old_ldap.as_ref() != Some(&ldap);
+                if !changed {
+                    Ok(id)
+                } else {
+                    let patch = DepartmentPatch {
+                        name: Some(rd.name.clone()),
+                        dept_type: Some(rd.dept_type.clone()),
+                        parent_id: moved.then_some(parent),
+                        ldap: Some(Some(ldap)),
+                        ..Default::default()
+                    };
+                    stage.update_department(id, patch).map(|d| {
+                        counts.departments_updated += 1;
+                        counts.departments_moved += usize::from(moved);
+                        d.id
+                    })
+                }
+            }
+            None => stage
+                .create_department(NewDepartment {
+                    parent_id: parent,
+                    name: rd.name.clone(),
+                    dept_type: rd.dept_type.clone(),
+                    order_key: None,
+                    custom: Default::default(),
+                    source: Some(RecordSource::Ldap),
+                    ldap: Some(ldap),
+                })
+                .map(|d| {
+                    counts.departments_added += 1;
+                    d.id
+                }),
+        };
+        match result {
+            Ok(id) => {
+                departments.insert(rd.ndn.clone(), id);
+                by_name.insert(rd.name.to_lowercase(), id);
+                by_name.insert(super::config::rdn_value(&rd.dn).to_lowercase(), id);
+            }
+            Err(e) => failures.push(RecordFailure {
+                dn: rd.dn.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    for rs in &remote.staff {
+        let mut wanted: Vec<DepartmentId> = Vec::new();
+        if matches!(config.department_from, DepartmentFrom::Dn | DepartmentFrom::Both)
+            && let Some(id) = rs.parent_ndn.as_ref().and_then(|p| departments.get(p))
+        {
+            wanted.push(*id);
+        }
+        if matches!(config.department_from, DepartmentFrom::Attribute | DepartmentFrom::Both) {
+            for name in &rs.department_names {
+                if let Some(id) = by_name.get(&name.to_lowercase())
+                    && !wanted.contains(id)
+                {
+                    wanted.push(*id);
+                }
+            }
+        }
+        let ldap = LdapRef {
+            dn: rs.dn.clone(),
+            stable_id: rs.stable_id.clone(),
+        };
+        // Keyed on the stable id; a person deleted from LDAP and created again (a new id, the
+        // same login) gets their old record back, with its history, instead of a clash.
+        let existing = stage.base().staff_by_ldap_id(&rs.stable_id).cloned().or_else(|| {
+            stage
+                .base()
+                .staff_by_login(&rs.login.to_lowercase())
+                .filter(|s| s.source == RecordSource::Ldap && s.disabled_by == Some(DisabledBy::Ldap))
+                .filter(|s| s.ldap.as_ref().is_none_or(|l| !remote.present.contains(&l.stable_id)))
+                .cloned()
+        });
+        let result = match existing {
+            Some(person) => {
+                // Keep order and primary flags where the department stays.
+                let memberships: Vec<MembershipInput> = wanted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let old = person.memberships.iter().find(|m| m.department_id == *id);
+                        MembershipInput {
+                            department_id: *id,
+                            order_key: old.map(|m| m.order_key),
+                            primary: i == 0,
+                        }
+                    })
+                    .collect();
+                let moved = person.memberships.iter().map(|m| m.department_id).collect::<BTreeSet<_>>()
+                    != wanted.iter().copied().collect::<BTreeSet<_>>();
+                let patch = StaffPatch {
+                    login: Some(rs.login.clone()),
+                    display_name: Some(rs.display_name.clone()),
+                    title: Some(rs.title.clone()),
+                    emails: Some(rs.emails.clone()),
+                    phones: Some(rs.phones.clone()),
+                    staff_type: Some(rs.staff_type.clone()),
+                    custom: (!rs.custom.is_empty()).then(|| rs.custom.clone()),
+                    departments: Some(memberships),
+                    ldap: Some(Some(ldap)),
+                };
+                let before_version = person.version;
+                stage.update_staff(person.id, patch).and_then(|updated| {
+                    if updated.version != before_version {
+                        counts.updated += 1;
+                        counts.moved += usize::from(moved);
+                    }
+                    if person.status == StaffStatus::Disabled && person.disabled_by == Some(DisabledBy::Ldap) {
+                        stage.set_status(person.id, StaffStatus::Active, DisabledBy::Ldap)?;
+                        counts.re_enabled += 1;
+                    }
+                    Ok(())
+                })
+            }
+            None => stage
+                .create_staff(NewStaff {
+                    login: rs.login.clone(),
+                    display_name: rs.display_name.clone(),
+                    title: rs.title.clone(),
+                    emails: rs.emails.clone(),
+                    phones: rs.phones.clone(),
+                    staff_type: rs.staff_type.clone(),
+                    custom: rs.custom.clone(),
+                    departments: wanted
+                        .iter()
+                        .enumerate()
+                        .map(|(i, id)| MembershipInput {
+                            department_id: *id,
+                            order_key: None,
+                            primary: i == 0,
+                        })
+                        .collect(),
+                    source: Some(RecordSource::Ldap),
+                    ldap: Some(ldap),
+                })
+                .map(|_| counts.added += 1),
+        };
+        if let Err(e) = result {
+            failures.push(RecordFailure {
+                dn: rs.dn.clone(),
+                reason: e.to_string(),
+            });
+        }
+    }
+
+    for id in to_disable(stage.base(), remote) {
+        // Someone adopted above by login now carries an id LDAP still has.
+        let adopted = stage
+            .staff(id)
+            .and_then(|s| s.ldap.as_ref())
+            .is_some_and(|l| remote.present.contains(&l.stable_id));
+        if !adopted && stage.set_status(id, StaffStatus::Disabled, DisabledBy::Ldap).is_ok() {
+            counts.disabled += 1;
+        }
+    }
+
+    // Departments gone from LDAP are removed once nothing is in them; otherwise kept (and said).
+    let gone: Vec<(DepartmentId, String)> = stage
+        .base()
+        .departments()
+        .filter(|d| d.source == RecordSource::Ldap)
+        .filter_map(|d| d.ldap.as_ref().filter(|l| !seen_departments.contains(&l.stable_id)).map(|l| (d.id, l.dn.clone())))
+        .collect();
+    for (id, dn) in gone {
+        if stage.department(id).is_none() {
+            continue;
+        }
+        if stage.children_of(id).is_empty() && stage.members_of(id).is_empty() {
+            if stage.delete_department(id, Default::default()).is_ok() {
+                counts.departments_removed += 1;
+            }
+        } else {
+            failures.push(RecordFailure {
+                dn,
+                reason: "gone from LDAP but still has people or sub-departments; kept".into(),
+            });
+        }
+    }
+    counts.failed = failures.len() + remote.failures.len();
+    failures
+}
+
+/// Every group's members, with nested groups expanded (cycles are cut, not followed forever).
+pub fn group_members(remote: &Remote, replica: &Replica) -> Vec<(String, BTreeSet<StaffId>)> {
+    let groups: HashMap<&str, &RemoteGroup> = remote.groups.iter().map(|g| (g.ndn.as_str(), g)).collect();
+    let staff_id = |dn: &str| -> Option<StaffId> {
+        let stable = remote.staff_by_dn.get(dn)?;
+        replica.staff_by_ldap_id(stable).map(|s| s.id)
+    };
+    let mut out = Vec::new();
+    for group in &remote.groups {
+        let mut members = BTreeSet::new();
+        let mut visited: HashSet<&str> = HashSet::new();
+        let mut stack: Vec<&str> = vec![group.ndn.as_str()];
+        while let Some(current) = stack.pop() {
+            if !visited.insert(current) {
+                continue;
+            }
+            let Some(g) = groups.get(current) else { continue };
+            for member in &g.members {
+                if groups.contains_key(member.as_str()) {
+                    stack.push(member);
+                } else if let Some(id) = staff_id(member) {
+                    members.insert(id);
+                }
+            }
+        }
+        out.push((group.ndn.clone(), members));
+    }
+    out
+}
