@@ -19,7 +19,10 @@ use super::{
 };
 use crate::{
     access::{Access, Assignment, PolicyChange, Subject},
-    directory::{Directory, RecordSource, Staff, StaffId, StaffPatch},
+    directory::{
+        Directory, FieldDefinition, FieldEntity, FieldType, RecordSource, Staff, StaffId,
+        StaffPatch,
+    },
     store::{Actor, Source},
 };
 
@@ -67,7 +70,11 @@ fn ldap_actor() -> Actor {
 }
 
 impl LdapService {
-    pub async fn new(config: LdapConfig, directory: Arc<Directory>, access: Arc<Access>) -> Result<Arc<Self>, LdapError> {
+    pub async fn new(
+        config: LdapConfig,
+        directory: Arc<Directory>,
+        access: Arc<Access>,
+    ) -> Result<Arc<Self>, LdapError> {
         let db = directory.db().clone();
         runs::fail_interrupted(&db).await?;
         Ok(Arc::new(Self {
@@ -112,7 +119,12 @@ impl LdapService {
 
     /// Runs a sync now. Another run in progress (on any node) is `Busy`. A run that fails or is
     /// blocked is recorded and returned, not an error.
-    pub async fn sync(&self, trigger: &str, kind: SyncKind, approved: bool) -> Result<Run, LdapError> {
+    pub async fn sync(
+        &self,
+        trigger: &str,
+        kind: SyncKind,
+        approved: bool,
+    ) -> Result<Run, LdapError> {
         if !runs::acquire_lease(&self.db, &self.holder, 3600).await? {
             return Err(LdapError::Busy("another LDAP sync is running".into()));
         }
@@ -123,7 +135,12 @@ impl LdapService {
         Ok(run)
     }
 
-    async fn locked_sync(&self, trigger: &str, kind: SyncKind, approved: bool) -> Result<Run, LdapError> {
+    async fn locked_sync(
+        &self,
+        trigger: &str,
+        kind: SyncKind,
+        approved: bool,
+    ) -> Result<Run, LdapError> {
         let high_water = runs::high_water(&self.db).await?;
         let full = match kind {
             SyncKind::Full => true,
@@ -137,7 +154,15 @@ impl LdapService {
         let remote = match sync::read(&self.config, since).await {
             Ok(remote) => remote,
             Err(error) => {
-                runs::finish(&self.db, id, "failed", &Counts::default(), &[], &error.to_string()).await?;
+                runs::finish(
+                    &self.db,
+                    id,
+                    "failed",
+                    &Counts::default(),
+                    &[],
+                    &error.to_string(),
+                )
+                .await?;
                 tracing::warn!(%error, "LDAP sync failed while reading; nothing applied");
                 return runs::get(&self.db, id).await;
             }
@@ -160,10 +185,13 @@ impl LdapService {
             tracing::warn!(%reason, "LDAP sync blocked");
             return runs::get(&self.db, id).await;
         }
+        self.define_mapped_fields().await?;
         let config = &self.config;
         let (failures, _) = self
             .directory
-            .write(&ldap_actor(), |stage| Ok(sync::apply(stage, config, &remote, &mut counts)))
+            .write(&ldap_actor(), |stage| {
+                Ok(sync::apply(stage, config, &remote, &mut counts))
+            })
             .await?;
         let mut all_failures = remote.failures.clone();
         all_failures.extend(failures);
@@ -175,11 +203,38 @@ impl LdapService {
         }
         let message = format!(
             "{} added, {} updated, {} moved, {} disabled, {} re-enabled, {} skipped",
-            counts.added, counts.updated, counts.moved, counts.disabled, counts.re_enabled, counts.failed
+            counts.added,
+            counts.updated,
+            counts.moved,
+            counts.disabled,
+            counts.re_enabled,
+            counts.failed
         );
         runs::finish(&self.db, id, "succeeded", &counts, &all_failures, &message).await?;
         tracing::info!(%message, "LDAP sync done");
         runs::get(&self.db, id).await
+    }
+
+    /// Custom fields the attribute mapping fills are defined (as text) if HR has not yet.
+    async fn define_mapped_fields(&self) -> Result<(), LdapError> {
+        let defined = self.directory.field_definitions();
+        for key in self.config.staff_attributes.custom.keys() {
+            if !defined
+                .iter()
+                .any(|d| d.entity == FieldEntity::Staff && &d.key == key)
+            {
+                let def = FieldDefinition {
+                    entity: FieldEntity::Staff,
+                    key: key.clone(),
+                    label: key.clone(),
+                    field_type: FieldType::Text,
+                    required: false,
+                    choices: Vec::new(),
+                };
+                self.directory.define_field(&ldap_actor(), def).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn full_is_due(&self) -> Result<bool, LdapError> {
@@ -188,7 +243,10 @@ impl LdapService {
             .into_iter()
             .find(|r| r.kind == "full" && r.status == "succeeded")
             .map(|r| r.started_at);
-        Ok(last_full.is_none_or(|at| chrono::Utc::now().timestamp_millis() - at > 24 * 3600 * 1000))
+        Ok(
+            last_full
+                .is_none_or(|at| chrono::Utc::now().timestamp_millis() - at > 24 * 3600 * 1000),
+        )
     }
 
     /// Updates group members (nested groups resolved) and the configured group → role links.
@@ -203,11 +261,24 @@ impl LdapService {
         let snapshot = self.access.snapshot();
         let mut changes: Vec<PolicyChange> = members
             .iter()
-            .filter(|(group, set)| snapshot.policy.group_members.get(group).cloned().unwrap_or_default() != *set)
+            .filter(|(group, set)| {
+                snapshot
+                    .policy
+                    .group_members
+                    .get(group)
+                    .cloned()
+                    .unwrap_or_default()
+                    != *set
+            })
             .map(|(group, set)| PolicyChange::SetGroupMembers(group.clone(), set.clone()))
             .collect();
         for (group, role_name) in &self.config.group_roles {
-            match snapshot.policy.roles.values().find(|r| &r.name == role_name) {
+            match snapshot
+                .policy
+                .roles
+                .values()
+                .find(|r| &r.name == role_name)
+            {
                 Some(role) => {
                     let assignment = Assignment {
                         role_id: role.id,
@@ -217,7 +288,9 @@ impl LdapService {
                         changes.push(PolicyChange::Assign(assignment));
                     }
                 }
-                None => tracing::warn!(%role_name, "ldap.group_roles names a role that does not exist"),
+                None => {
+                    tracing::warn!(%role_name, "ldap.group_roles names a role that does not exist")
+                }
             }
         }
         if !changes.is_empty() {
@@ -230,7 +303,10 @@ impl LdapService {
     pub async fn approve(&self, run_id: Uuid) -> Result<Run, LdapError> {
         let run = runs::get(&self.db, run_id).await?;
         if run.status != "blocked" {
-            return Err(LdapError::ReadOnly(format!("run {run_id} is {}, not blocked", run.status)));
+            return Err(LdapError::ReadOnly(format!(
+                "run {run_id} is {}, not blocked",
+                run.status
+            )));
         }
         runs::approve(&self.db, run_id).await?;
         self.sync("approval", SyncKind::Full, true).await
@@ -257,7 +333,9 @@ impl LdapService {
         let (blocked, mut failures) = {
             let replica = self.directory.read();
             let blocked = sync::safety_block(config, &replica, &remote, true);
-            let failures = self.directory.preview(|stage| sync::apply(stage, config, &remote, &mut dry_run));
+            let failures = self
+                .directory
+                .preview(|stage| sync::apply(stage, config, &remote, &mut dry_run));
             (blocked, failures)
         };
         failures.extend(remote.failures.iter().cloned());
@@ -278,7 +356,11 @@ impl LdapService {
 
     /// Checks a password against LDAP: finds the person by login (the value escaped per
     /// RFC 4515), binds as their DN on a separate connection, and returns who they are here.
-    pub async fn verify_password(&self, login: &str, password: &str) -> Result<Option<StaffId>, LdapError> {
+    pub async fn verify_password(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<StaffId>, LdapError> {
         let filter = format!(
             "(&{}({}={}))",
             self.config.staff.filter,
@@ -306,7 +388,11 @@ impl LdapService {
         let Some(stable) = mapping::stable_id(entry, &self.config.stable_id) else {
             return Ok(None);
         };
-        Ok(self.directory.read().staff_by_ldap_id(&stable).map(|s| s.id))
+        Ok(self
+            .directory
+            .read()
+            .staff_by_ldap_id(&stable)
+            .map(|s| s.id))
     }
 
     /// Fields of a person that LDAP owns, among those a patch sets.
@@ -319,7 +405,8 @@ impl LdapService {
             .into_iter()
             .filter(|field| match *field {
                 "custom" => patch.custom.as_ref().is_some_and(|c| {
-                    c.keys().any(|k| self.config.staff_attributes.custom.contains_key(k))
+                    c.keys()
+                        .any(|k| self.config.staff_attributes.custom.contains_key(k))
                 }),
                 _ => true,
             })
@@ -328,7 +415,11 @@ impl LdapService {
 
     /// Refuses edits of LDAP-owned fields in `read_only` mode; in `writable` mode writes them
     /// to LDAP first and returns the DN the person has afterwards (it changes on a move).
-    pub async fn write_back(&self, person: &Staff, patch: &StaffPatch) -> Result<Option<String>, LdapError> {
+    pub async fn write_back(
+        &self,
+        person: &Staff,
+        patch: &StaffPatch,
+    ) -> Result<Option<String>, LdapError> {
         let owned = self.ldap_owned(person, patch);
         if owned.is_empty() {
             return Ok(None);
@@ -340,25 +431,38 @@ impl LdapService {
             )));
         }
         if patch.login.is_some() {
-            return Err(LdapError::ReadOnly("login is managed by LDAP and cannot be changed here".into()));
+            return Err(LdapError::ReadOnly(
+                "login is managed by LDAP and cannot be changed here".into(),
+            ));
         }
         let Some(ldap_ref) = &person.ldap else {
             return Ok(None);
         };
         let a = &self.config.staff_attributes;
         let mut mods: Vec<Mod<String>> = Vec::new();
-        let replace = |attr: &str, values: Vec<String>| Mod::Replace(attr.to_owned(), values.into_iter().filter(|v| !v.is_empty()).collect());
+        let replace = |attr: &str, values: Vec<String>| {
+            Mod::Replace(
+                attr.to_owned(),
+                values.into_iter().filter(|v| !v.is_empty()).collect(),
+            )
+        };
         if let Some(name) = &patch.display_name {
             mods.push(replace(&a.display_name, vec![name.clone()]));
         }
         if let Some(title) = &patch.title {
             mods.push(replace(&a.title, vec![title.clone()]));
         }
-        if let (Some(emails), Some(attr)) = (&patch.emails, a.emails.first()) {
-            mods.push(replace(attr, emails.clone()));
-        }
-        if let (Some(phones), Some(attr)) = (&patch.phones, a.phones.first()) {
-            mods.push(replace(attr, phones.clone()));
+        // Lists map to several attributes: all values go to the first, the others are
+        // cleared, so that reading back gives exactly the list that was written.
+        for (values, attrs) in [(&patch.emails, &a.emails), (&patch.phones, &a.phones)] {
+            if let Some(values) = values {
+                for (i, attr) in attrs.iter().enumerate() {
+                    mods.push(replace(
+                        attr,
+                        if i == 0 { values.clone() } else { Vec::new() },
+                    ));
+                }
+            }
         }
         if let Some(staff_type) = &patch.staff_type {
             mods.push(replace(&a.staff_type, vec![staff_type.clone()]));
@@ -366,7 +470,13 @@ impl LdapService {
         if let Some(custom) = &patch.custom {
             for (key, value) in custom {
                 if let Some(attr) = a.custom.get(key) {
-                    let text = value.as_str().map(str::to_owned).unwrap_or_else(|| if value.is_null() { String::new() } else { value.to_string() });
+                    let text = value.as_str().map(str::to_owned).unwrap_or_else(|| {
+                        if value.is_null() {
+                            String::new()
+                        } else {
+                            value.to_string()
+                        }
+                    });
                     mods.push(replace(attr, vec![text]));
                 }
             }
@@ -378,19 +488,30 @@ impl LdapService {
                 .await
                 .map_err(|e| LdapError::Unreachable(format!("modify: {e}")))?;
             if result.rc != 0 {
-                return Err(LdapError::Refused(format!("modify {}: {} {}", ldap_ref.dn, result.rc, result.text)));
+                return Err(LdapError::Refused(format!(
+                    "modify {}: {} {}",
+                    ldap_ref.dn, result.rc, result.text
+                )));
             }
         }
         let mut new_dn = None;
         if let Some(departments) = &patch.departments
-            && let Some(primary) = departments.iter().find(|m| m.primary).or(departments.first())
+            && let Some(primary) = departments
+                .iter()
+                .find(|m| m.primary)
+                .or(departments.first())
         {
-            let target = self.directory.read().department(primary.department_id).and_then(|d| d.ldap.clone());
+            let target = self
+                .directory
+                .read()
+                .department(primary.department_id)
+                .and_then(|d| d.ldap.clone());
             let current_parent = parent_dn(&ldap_ref.dn).map(normalize_dn);
             if let Some(target) = target
                 && current_parent.as_deref() != Some(normalize_dn(&target.dn).as_str())
             {
-                let rdn = ldap_ref.dn[..ldap_ref.dn.len() - parent_dn(&ldap_ref.dn).map_or(0, |p| p.len())]
+                let rdn = ldap_ref.dn
+                    [..ldap_ref.dn.len() - parent_dn(&ldap_ref.dn).map_or(0, |p| p.len())]
                     .trim_end_matches([',', ' '])
                     .to_owned();
                 let result = ldap
@@ -398,7 +519,10 @@ impl LdapService {
                     .await
                     .map_err(|e| LdapError::Unreachable(format!("modrdn: {e}")))?;
                 if result.rc != 0 {
-                    return Err(LdapError::Refused(format!("move {}: {} {}", ldap_ref.dn, result.rc, result.text)));
+                    return Err(LdapError::Refused(format!(
+                        "move {}: {} {}",
+                        ldap_ref.dn, result.rc, result.text
+                    )));
                 }
                 new_dn = Some(format!("{rdn},{}", target.dn));
             }
@@ -410,13 +534,17 @@ impl LdapService {
 
 impl std::fmt::Debug for LdapService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LdapService").field("url", &self.config.url).finish()
+        f.debug_struct("LdapService")
+            .field("url", &self.config.url)
+            .finish()
     }
 }
 
 #[async_trait::async_trait]
 impl crate::auth::ExternalLogin for LdapService {
     async fn verify(&self, login: &str, password: &str) -> Result<Option<StaffId>, String> {
-        self.verify_password(login, password).await.map_err(|e| e.to_string())
+        self.verify_password(login, password)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod slapd;
+
 use std::{path::PathBuf, time::Duration};
 
 use reqwest::{Method, StatusCode};
@@ -88,12 +90,22 @@ impl Storage {
     }
 
     pub fn config(&self, demo: bool) -> Config {
+        self.config_with(demo, None)
+    }
+
+    /// A configuration with an `[ldap]` table.
+    pub fn config_with(
+        &self,
+        demo: bool,
+        ldap: Option<switchboard::ldap::RawLdapConfig>,
+    ) -> Config {
         Config::parse(RawConfig {
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some(self.data_dir().display().to_string()),
             database_url: self.pg.as_ref().map(PgDatabase::url),
             admin_password: Some(ADMIN_PASSWORD.into()),
             demo: Some(demo),
+            ldap,
             ..Default::default()
         })
         .expect("test config")
@@ -125,7 +137,12 @@ impl Reply {
 impl TestApp {
     /// Starts a server over `storage`.
     pub async fn start(storage: &Storage, demo: bool) -> Self {
-        let application = Application::build(storage.config(demo))
+        Self::start_config(storage.config(demo)).await
+    }
+
+    /// Starts a server with a given configuration.
+    pub async fn start_config(config: Config) -> Self {
+        let application = Application::build(config)
             .await
             .expect("application builds");
         let base = format!("http://{}", application.local_addr());
