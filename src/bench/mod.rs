@@ -1,6 +1,7 @@
 //! Benchmarks run as `switchboard bench ...`. Each prints its figures; none asserts on time.
 
 mod directory_import;
+mod ldap_sync;
 mod views;
 
 use clap::Subcommand;
@@ -27,6 +28,13 @@ pub enum Which {
         #[arg(long, default_value_t = 200)]
         roles: usize,
     },
+    /// LDAP full sync vs plain ldapsearch, and an incremental run of 100 changes.
+    Ldap {
+        #[arg(long, default_value_t = 100_000)]
+        staff: usize,
+        #[arg(long, default_value_t = 5_000)]
+        departments: usize,
+    },
     /// Load a directory into memory and report time and memory (run by `import` in a fresh
     /// process, so the figure is what a service start costs).
     #[command(hide = true)]
@@ -44,6 +52,7 @@ pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + 
             batch,
         } => directory_import::run(staff, departments, batch).await,
         Which::Load { database_url } => directory_import::load(&database_url).await,
+        Which::Ldap { staff, departments } => ldap_sync::run_bench(staff, departments).await,
         Which::Views {
             staff,
             departments,

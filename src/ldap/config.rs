@@ -158,6 +158,11 @@ pub struct RawLdapConfig {
     /// little-endian GUID string).
     #[serde(default = "entry_uuid")]
     pub stable_id: String,
+    /// What incremental runs compare against their high-water mark: `modifyTimestamp`
+    /// (portable, one-second resolution), `entryCSN` (OpenLDAP, microseconds) or `uSNChanged`
+    /// (Active Directory, per domain controller).
+    #[serde(default = "modify_timestamp")]
+    pub change_attribute: String,
     pub departments: SearchSpec,
     #[serde(default = "department_attributes")]
     pub department_attributes: DepartmentAttributes,
@@ -194,6 +199,9 @@ fn five_hundred() -> u32 {
 }
 fn entry_uuid() -> String {
     "entryUUID".into()
+}
+fn modify_timestamp() -> String {
+    "modifyTimestamp".into()
 }
 fn member() -> String {
     "member".into()
@@ -237,6 +245,7 @@ pub struct LdapConfig {
     pub deletion_threshold_percent: u32,
     pub page_size: i32,
     pub stable_id: String,
+    pub change_attribute: String,
     pub departments: SearchSpec,
     pub department_attributes: DepartmentAttributes,
     pub staff: SearchSpec,
@@ -262,7 +271,10 @@ impl LdapConfig {
             return Err(error("url", "must start with ldap:// or ldaps://"));
         }
         if raw.start_tls && url.starts_with("ldaps://") {
-            return Err(error("start_tls", "is for ldap:// URLs; ldaps:// is already TLS"));
+            return Err(error(
+                "start_tls",
+                "is for ldap:// URLs; ldaps:// is already TLS",
+            ));
         }
         let bind_password = match (env_password, raw.bind_password, raw.bind_password_file) {
             (Some(p), _, _) | (None, Some(p), _) => Secret::new(p),
@@ -297,7 +309,10 @@ impl LdapConfig {
         if let Some(path) = &ca_file
             && !path.is_file()
         {
-            return Err(error("ca_file", format!("{} is not a readable file", path.display())));
+            return Err(error(
+                "ca_file",
+                format!("{} is not a readable file", path.display()),
+            ));
         }
         Ok(Self {
             url,
@@ -312,6 +327,7 @@ impl LdapConfig {
             deletion_threshold_percent: raw.deletion_threshold_percent,
             page_size: raw.page_size as i32,
             stable_id: raw.stable_id,
+            change_attribute: raw.change_attribute,
             departments: raw.departments,
             department_attributes: raw.department_attributes,
             staff: raw.staff,
@@ -363,7 +379,10 @@ mod tests {
 
     #[test]
     fn dn_helpers() {
-        assert_eq!(normalize_dn("OU=RD, ou=Stellar,DC=Example"), "ou=rd,ou=stellar,dc=example");
+        assert_eq!(
+            normalize_dn("OU=RD, ou=Stellar,DC=Example"),
+            "ou=rd,ou=stellar,dc=example"
+        );
         assert_eq!(parent_dn("uid=a,ou=RD,dc=x"), Some("ou=RD,dc=x"));
         assert_eq!(parent_dn("uid=a\\,b,ou=RD"), Some("ou=RD"));
         assert_eq!(parent_dn("dc=x"), None);

@@ -36,26 +36,39 @@ impl Entry {
     }
 
     pub fn all(&self, name: &str) -> &[String] {
-        self.attrs.get(&name.to_lowercase()).map_or(&[], Vec::as_slice)
+        self.attrs
+            .get(&name.to_lowercase())
+            .map_or(&[], Vec::as_slice)
     }
 
     fn from_search_entry(entry: SearchEntry) -> Self {
         Self {
             dn: entry.dn,
-            attrs: entry.attrs.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
-            bin_attrs: entry.bin_attrs.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect(),
+            attrs: entry
+                .attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_lowercase(), v))
+                .collect(),
+            bin_attrs: entry
+                .bin_attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_lowercase(), v))
+                .collect(),
         }
     }
 }
 
 fn tls_config(config: &LdapConfig) -> Result<Option<Arc<rustls::ClientConfig>>, LdapError> {
-    let Some(path) = &config.ca_file else { return Ok(None) };
+    let Some(path) = &config.ca_file else {
+        return Ok(None);
+    };
     use rustls::pki_types::{CertificateDer, pem::PemObject};
     let mut roots = rustls::RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| LdapError::Config(format!("ldap.ca_file {}: {e}", path.display())))?;
     for cert in certs {
-        let cert = cert.map_err(|e| LdapError::Config(format!("ldap.ca_file {}: {e}", path.display())))?;
+        let cert =
+            cert.map_err(|e| LdapError::Config(format!("ldap.ca_file {}: {e}", path.display())))?;
         roots
             .add(cert)
             .map_err(|e| LdapError::Config(format!("ldap.ca_file {}: {e}", path.display())))?;
@@ -112,7 +125,11 @@ pub async fn service_connection(config: &LdapConfig) -> Result<Ldap, LdapError> 
 
 /// Checks a password by binding as `dn` on a fresh connection. An empty password is refused
 /// here: LDAP would treat it as an anonymous bind and "succeed".
-pub async fn check_password(config: &LdapConfig, dn: &str, password: &str) -> Result<bool, LdapError> {
+pub async fn check_password(
+    config: &LdapConfig,
+    dn: &str,
+    password: &str,
+) -> Result<bool, LdapError> {
     if password.is_empty() {
         return Ok(false);
     }
@@ -135,7 +152,9 @@ pub async fn supports_paging(ldap: &mut Ldap) -> Result<bool, LdapError> {
         .success()
         .map_err(|e| LdapError::Search(format!("root DSE: {e}")))?;
     Ok(entries.into_iter().filter_map(construct).any(|e| {
-        e.all("supportedControl").iter().any(|oid| oid == PAGED_RESULTS_OID)
+        e.all("supportedControl")
+            .iter()
+            .any(|oid| oid == PAGED_RESULTS_OID)
     }))
 }
 
@@ -163,9 +182,12 @@ pub async fn search_all(
         SearchScope::Sub => Scope::Subtree,
     };
     let mut stream = if paged {
-        let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> =
-            vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(config.page_size))];
-        ldap.streaming_search_with(adapters, base, scope, filter, attrs).await
+        let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(config.page_size)),
+        ];
+        ldap.streaming_search_with(adapters, base, scope, filter, attrs)
+            .await
     } else {
         ldap.streaming_search(base, scope, filter, attrs).await
     }
@@ -188,7 +210,11 @@ pub async fn search_all(
             "{base}: result {} {}{}",
             result.rc,
             result.text,
-            if result.rc == 4 { " (size limit: is paging supported and allowed?)" } else { "" }
+            if result.rc == 4 {
+                " (size limit: is paging supported and allowed?)"
+            } else {
+                ""
+            }
         )));
     }
     Ok((entries, unreadable))

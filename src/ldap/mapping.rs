@@ -65,14 +65,34 @@ pub fn stable_id(entry: &Entry, attribute: &str) -> Option<String> {
     let b: &[u8; 16] = raw.as_slice().try_into().ok()?;
     Some(format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15]
     ))
 }
 
 /// Attributes to ask for when reading departments.
 pub fn department_attributes(config: &LdapConfig) -> Vec<String> {
     let a = &config.department_attributes;
-    vec![config.stable_id.clone(), a.name.clone(), a.dept_type.clone(), "ou".into()]
+    vec![
+        config.stable_id.clone(),
+        a.name.clone(),
+        a.dept_type.clone(),
+        "ou".into(),
+    ]
 }
 
 /// Attributes to ask for when reading people.
@@ -86,7 +106,7 @@ pub fn staff_attributes(config: &LdapConfig) -> Vec<String> {
         a.title.clone(),
         a.staff_type.clone(),
         a.department.clone(),
-        "modifyTimestamp".into(),
+        config.change_attribute.clone(),
     ];
     attrs.extend(a.emails.iter().cloned());
     attrs.extend(a.phones.iter().cloned());
@@ -170,7 +190,7 @@ pub fn staff(entry: &Entry, config: &LdapConfig) -> Result<RemoteStaff, RecordFa
             .unwrap_or_else(|| a.default_staff_type.clone()),
         custom,
         department_names: entry.all(&a.department).to_vec(),
-        modified: entry.first("modifyTimestamp").map(str::to_owned),
+        modified: entry.first(&config.change_attribute).map(str::to_owned),
     })
 }
 
@@ -194,9 +214,15 @@ mod tests {
         let mut entry = Entry::default();
         entry.bin_attrs.insert(
             "objectguid".into(),
-            vec![vec![0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0]],
+            vec![vec![
+                0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc,
+                0xde, 0xf0,
+            ]],
         );
-        assert_eq!(stable_id(&entry, "objectGUID").unwrap(), "12345678-1234-5678-1234-56789abcdef0");
+        assert_eq!(
+            stable_id(&entry, "objectGUID").unwrap(),
+            "12345678-1234-5678-1234-56789abcdef0"
+        );
         let mut text = Entry::default();
         text.attrs.insert("entryuuid".into(), vec!["AB-CD".into()]);
         assert_eq!(stable_id(&text, "entryUUID").unwrap(), "ab-cd");

@@ -1,8 +1,8 @@
 //! Storage of sync runs, the run lease and the incremental high-water mark (`ldap_*` tables).
 
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder,
-    QuerySelect, Statement,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QuerySelect,
+    Statement,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -174,7 +174,11 @@ pub async fn fail_interrupted(db: &DatabaseConnection) -> Result<(), LdapError> 
 }
 
 /// Takes the run lease for `seconds` if it is free or expired; false when another run holds it.
-pub async fn acquire_lease(db: &DatabaseConnection, holder: &str, seconds: i64) -> Result<bool, LdapError> {
+pub async fn acquire_lease(
+    db: &DatabaseConnection,
+    holder: &str,
+    seconds: i64,
+) -> Result<bool, LdapError> {
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
@@ -196,7 +200,7 @@ pub async fn release_lease(db: &DatabaseConnection, holder: &str) -> Result<(), 
     Ok(())
 }
 
-/// The newest `modifyTimestamp` applied by a sync, if any.
+/// The newest change mark (`change_attribute`) applied by a sync, if any.
 pub async fn high_water(db: &DatabaseConnection) -> Result<Option<String>, LdapError> {
     let row = db
         .query_one_raw(Statement::from_string(
@@ -210,7 +214,11 @@ pub async fn high_water(db: &DatabaseConnection) -> Result<Option<String>, LdapE
     })
 }
 
-pub async fn set_high_water(db: &DatabaseConnection, high_water: &str, full: bool) -> Result<(), LdapError> {
+pub async fn set_high_water(
+    db: &DatabaseConnection,
+    high_water: &str,
+    full: bool,
+) -> Result<(), LdapError> {
     let backend = db.get_database_backend();
     let updated = db
         .execute_raw(Statement::from_sql_and_values(

@@ -14,11 +14,9 @@ use super::{
     mapping::{self, RecordFailure, RemoteDepartment, RemoteGroup, RemoteStaff},
     runs::Counts,
 };
-use crate::{
-    directory::{
-        DepartmentId, DepartmentPatch, DisabledBy, LdapRef, MembershipInput, NewDepartment,
-        NewStaff, RecordSource, Replica, Stage, StaffId, StaffPatch, StaffStatus,
-    },
+use crate::directory::{
+    DepartmentId, DepartmentPatch, DisabledBy, LdapRef, MembershipInput, NewDepartment, NewStaff,
+    RecordSource, Replica, StaffId, StaffPatch, StaffStatus, Stage,
 };
 
 /// What LDAP holds, as read by one run.
@@ -45,7 +43,9 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
     let search = |base: &str, scope, filter: String, attrs: Vec<String>| {
         let mut ldap = ldap.clone();
         let base = base.to_owned();
-        async move { connection::search_all(&mut ldap, config, &base, scope, &filter, attrs, paged).await }
+        async move {
+            connection::search_all(&mut ldap, config, &base, scope, &filter, attrs, paged).await
+        }
     };
 
     let (entries, unreadable) = search(
@@ -64,11 +64,21 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
     }
 
     let staff_filter = match since {
-        Some(mark) => format!("(&{}(modifyTimestamp>={}))", config.staff.filter, ldap3::ldap_escape(mark)),
+        Some(mark) => format!(
+            "(&{}({}>={}))",
+            config.staff.filter,
+            config.change_attribute,
+            ldap3::ldap_escape(mark)
+        ),
         None => config.staff.filter.clone(),
     };
-    let (entries, unreadable) =
-        search(&config.staff.base_dn, config.staff.scope, staff_filter, mapping::staff_attributes(config)).await?;
+    let (entries, unreadable) = search(
+        &config.staff.base_dn,
+        config.staff.scope,
+        staff_filter,
+        mapping::staff_attributes(config),
+    )
+    .await?;
     remote.read += entries.len() + unreadable;
     for _ in 0..unreadable {
         remote.failures.push(RecordFailure {
@@ -90,7 +100,10 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
         for entry in &ids {
             if let Some(id) = mapping::stable_id(entry, &config.stable_id) {
                 remote.present.insert(id);
-                remote.staff_by_dn.insert(normalize_dn(&entry.dn), mapping::stable_id(entry, &config.stable_id).unwrap_or_default());
+                remote.staff_by_dn.insert(
+                    normalize_dn(&entry.dn),
+                    mapping::stable_id(entry, &config.stable_id).unwrap_or_default(),
+                );
             }
         }
     }
@@ -114,9 +127,14 @@ fn collect_staff(remote: &mut Remote, entries: &[Entry], config: &LdapConfig) {
         match mapping::staff(entry, config) {
             Ok(s) => {
                 remote.present.insert(s.stable_id.clone());
-                remote.staff_by_dn.insert(s.ndn.clone(), s.stable_id.clone());
+                remote
+                    .staff_by_dn
+                    .insert(s.ndn.clone(), s.stable_id.clone());
                 if let Some(modified) = &s.modified
-                    && remote.newest_modified.as_ref().is_none_or(|m| modified > m)
+                    && remote
+                        .newest_modified
+                        .as_ref()
+                        .is_none_or(|m| newer(modified, m))
                 {
                     remote.newest_modified = Some(modified.clone());
                 }
@@ -127,12 +145,25 @@ fn collect_staff(remote: &mut Remote, entries: &[Entry], config: &LdapConfig) {
     }
 }
 
+/// Whether change mark `a` is after `b`: numerically for counters such as AD's `uSNChanged`,
+/// as text for timestamps and CSNs (which sort as text).
+fn newer(a: &str, b: &str) -> bool {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
+}
+
 /// Who a full or incremental run would disable (LDAP people no longer in LDAP).
 pub fn to_disable(replica: &Replica, remote: &Remote) -> Vec<StaffId> {
     replica
         .all_staff()
         .filter(|s| s.source == RecordSource::Ldap && s.is_active())
-        .filter(|s| s.ldap.as_ref().is_some_and(|l| !remote.present.contains(&l.stable_id)))
+        .filter(|s| {
+            s.ldap
+                .as_ref()
+                .is_some_and(|l| !remote.present.contains(&l.stable_id))
+        })
         .map(|s| s.id)
         .collect()
 }
@@ -146,7 +177,12 @@ pub fn active_ldap_staff(replica: &Replica) -> usize {
 }
 
 /// Why a run must wait for an admin, if it must.
-pub fn safety_block(config: &LdapConfig, replica: &Replica, remote: &Remote, full: bool) -> Option<String> {
+pub fn safety_block(
+    config: &LdapConfig,
+    replica: &Replica,
+    remote: &Remote,
+    full: bool,
+) -> Option<String> {
     if full && remote.present.is_empty() {
         return Some("the staff search returned nobody; refusing to disable everyone (check the base DN, filter and permissions)".into());
     }
@@ -162,7 +198,12 @@ pub fn safety_block(config: &LdapConfig, replica: &Replica, remote: &Remote, ful
 }
 
 /// Applies what was read to a stage; per-record problems are collected, not fatal.
-pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts: &mut Counts) -> Vec<RecordFailure> {
+pub fn apply(
+    stage: &mut Stage<'_>,
+    config: &LdapConfig,
+    remote: &Remote,
+    counts: &mut Counts,
+) -> Vec<RecordFailure> {
     let mut failures = Vec::new();
     let mut departments: HashMap<String, DepartmentId> = HashMap::new();
     let mut by_name: HashMap<String, DepartmentId> = HashMap::new();
@@ -173,16 +214,31 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
     let mut seen_departments = HashSet::new();
     for rd in remote_departments {
         seen_departments.insert(rd.stable_id.clone());
-        let parent = rd.parent_ndn.as_ref().and_then(|p| departments.get(p)).copied();
+        let parent = rd
+            .parent_ndn
+            .as_ref()
+            .and_then(|p| departments.get(p))
+            .copied();
         let ldap = LdapRef {
             dn: rd.dn.clone(),
             stable_id: rd.stable_id.clone(),
         };
-        let existing = stage.base().department_by_ldap_id(&rd.stable_id).map(|d| (d.id, d.parent_id, d.name.clone(), d.dept_type.clone(), d.ldap.clone()));
+        let existing = stage.base().department_by_ldap_id(&rd.stable_id).map(|d| {
+            (
+                d.id,
+                d.parent_id,
+                d.name.clone(),
+                d.dept_type.clone(),
+                d.ldap.clone(),
+            )
+        });
         let result = match existing {
             Some((id, old_parent, name, dept_type, old_ldap)) => {
                 let moved = old_parent != parent;
-                let changed = moved || name != rd.name || dept_type != rd.dept_type || old_ldap.as_ref() != Some(&ldap);
+                let changed = moved
+                    || name != rd.name
+                    || dept_type != rd.dept_type
+                    || old_ldap.as_ref() != Some(&ldap);
                 if !changed {
                     Ok(id)
                 } else {
@@ -230,12 +286,17 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
 
     for rs in &remote.staff {
         let mut wanted: Vec<DepartmentId> = Vec::new();
-        if matches!(config.department_from, DepartmentFrom::Dn | DepartmentFrom::Both)
-            && let Some(id) = rs.parent_ndn.as_ref().and_then(|p| departments.get(p))
+        if matches!(
+            config.department_from,
+            DepartmentFrom::Dn | DepartmentFrom::Both
+        ) && let Some(id) = rs.parent_ndn.as_ref().and_then(|p| departments.get(p))
         {
             wanted.push(*id);
         }
-        if matches!(config.department_from, DepartmentFrom::Attribute | DepartmentFrom::Both) {
+        if matches!(
+            config.department_from,
+            DepartmentFrom::Attribute | DepartmentFrom::Both
+        ) {
             for name in &rs.department_names {
                 if let Some(id) = by_name.get(&name.to_lowercase())
                     && !wanted.contains(id)
@@ -250,14 +311,24 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
         };
         // Keyed on the stable id; a person deleted from LDAP and created again (a new id, the
         // same login) gets their old record back, with its history, instead of a clash.
-        let existing = stage.base().staff_by_ldap_id(&rs.stable_id).cloned().or_else(|| {
-            stage
-                .base()
-                .staff_by_login(&rs.login.to_lowercase())
-                .filter(|s| s.source == RecordSource::Ldap && s.disabled_by == Some(DisabledBy::Ldap))
-                .filter(|s| s.ldap.as_ref().is_none_or(|l| !remote.present.contains(&l.stable_id)))
-                .cloned()
-        });
+        let existing = stage
+            .base()
+            .staff_by_ldap_id(&rs.stable_id)
+            .cloned()
+            .or_else(|| {
+                stage
+                    .base()
+                    .staff_by_login(&rs.login.to_lowercase())
+                    .filter(|s| {
+                        s.source == RecordSource::Ldap && s.disabled_by == Some(DisabledBy::Ldap)
+                    })
+                    .filter(|s| {
+                        s.ldap
+                            .as_ref()
+                            .is_none_or(|l| !remote.present.contains(&l.stable_id))
+                    })
+                    .cloned()
+            });
         let result = match existing {
             Some(person) => {
                 // Keep order and primary flags where the department stays.
@@ -273,7 +344,11 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
                         }
                     })
                     .collect();
-                let moved = person.memberships.iter().map(|m| m.department_id).collect::<BTreeSet<_>>()
+                let moved = person
+                    .memberships
+                    .iter()
+                    .map(|m| m.department_id)
+                    .collect::<BTreeSet<_>>()
                     != wanted.iter().copied().collect::<BTreeSet<_>>();
                 let patch = StaffPatch {
                     login: Some(rs.login.clone()),
@@ -292,7 +367,9 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
                         counts.updated += 1;
                         counts.moved += usize::from(moved);
                     }
-                    if person.status == StaffStatus::Disabled && person.disabled_by == Some(DisabledBy::Ldap) {
+                    if person.status == StaffStatus::Disabled
+                        && person.disabled_by == Some(DisabledBy::Ldap)
+                    {
                         stage.set_status(person.id, StaffStatus::Active, DisabledBy::Ldap)?;
                         counts.re_enabled += 1;
                     }
@@ -336,7 +413,11 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
             .staff(id)
             .and_then(|s| s.ldap.as_ref())
             .is_some_and(|l| remote.present.contains(&l.stable_id));
-        if !adopted && stage.set_status(id, StaffStatus::Disabled, DisabledBy::Ldap).is_ok() {
+        if !adopted
+            && stage
+                .set_status(id, StaffStatus::Disabled, DisabledBy::Ldap)
+                .is_ok()
+        {
             counts.disabled += 1;
         }
     }
@@ -346,7 +427,12 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
         .base()
         .departments()
         .filter(|d| d.source == RecordSource::Ldap)
-        .filter_map(|d| d.ldap.as_ref().filter(|l| !seen_departments.contains(&l.stable_id)).map(|l| (d.id, l.dn.clone())))
+        .filter_map(|d| {
+            d.ldap
+                .as_ref()
+                .filter(|l| !seen_departments.contains(&l.stable_id))
+                .map(|l| (d.id, l.dn.clone()))
+        })
         .collect();
     for (id, dn) in gone {
         if stage.department(id).is_none() {
@@ -369,7 +455,8 @@ pub fn apply(stage: &mut Stage<'_>, config: &LdapConfig, remote: &Remote, counts
 
 /// Every group's members, with nested groups expanded (cycles are cut, not followed forever).
 pub fn group_members(remote: &Remote, replica: &Replica) -> Vec<(String, BTreeSet<StaffId>)> {
-    let groups: HashMap<&str, &RemoteGroup> = remote.groups.iter().map(|g| (g.ndn.as_str(), g)).collect();
+    let groups: HashMap<&str, &RemoteGroup> =
+        remote.groups.iter().map(|g| (g.ndn.as_str(), g)).collect();
     let staff_id = |dn: &str| -> Option<StaffId> {
         let stable = remote.staff_by_dn.get(dn)?;
         replica.staff_by_ldap_id(stable).map(|s| s.id)
@@ -383,7 +470,9 @@ pub fn group_members(remote: &Remote, replica: &Replica) -> Vec<(String, BTreeSe
             if !visited.insert(current) {
                 continue;
             }
-            let Some(g) = groups.get(current) else { continue };
+            let Some(g) = groups.get(current) else {
+                continue;
+            };
             for member in &g.members {
                 if groups.contains_key(member.as_str()) {
                     stack.push(member);
