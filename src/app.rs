@@ -13,9 +13,9 @@ use crate::{
     auth::{self, Auth, AuthError},
     config::Config,
     contacts::Contacts,
-    ldap::{LdapError, LdapService},
     demo,
     directory::{Directory, DirectoryError},
+    ldap::{LdapError, LdapService},
     observability::{self, Metrics},
     store::{self, Journal, StoreError},
 };
@@ -89,7 +89,15 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     let directory = Arc::new(Directory::load(journal.clone()).await?);
     let token_key = auth::load_token_key(config.token_secret.as_ref(), &config.data_dir)
         .map_err(StartupError::TokenKey)?;
-    let auth = Arc::new(Auth::open(journal.clone(), directory.clone(), &token_key, config.token_ttl).await?);
+    let auth = Arc::new(
+        Auth::open(
+            journal.clone(),
+            directory.clone(),
+            &token_key,
+            config.token_ttl,
+        )
+        .await?,
+    );
     let access = Arc::new(Access::load(journal.clone(), directory.clone()).await?);
     auth.set_admin_lookup(access.clone());
     let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
@@ -97,7 +105,8 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     access.subscribe(contacts.clone());
     let ldap = match &config.ldap {
         Some(ldap_config) => {
-            let ldap = LdapService::new(ldap_config.clone(), directory.clone(), access.clone()).await?;
+            let ldap =
+                LdapService::new(ldap_config.clone(), directory.clone(), access.clone()).await?;
             auth.set_external_login(ldap.clone());
             if background {
                 ldap.spawn_scheduler();
@@ -115,7 +124,8 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     }
     if background {
         // Sync history older than the retention is pruned at start and then every hour.
-        let (contacts, journal, retention) = (contacts.clone(), journal.clone(), config.contacts_retention);
+        let (contacts, journal, retention) =
+            (contacts.clone(), journal.clone(), config.contacts_retention);
         tokio::spawn(async move {
             let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
             loop {
@@ -148,7 +158,10 @@ impl Application {
         let state = open_services(config, true).await?;
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| StartupError::Listen { addr: listen, source })?;
+            .map_err(|source| StartupError::Listen {
+                addr: listen,
+                source,
+            })?;
         Ok(Self { listener, state })
     }
 

@@ -229,7 +229,10 @@ impl Config {
             demo: raw.demo.unwrap_or(false),
             contacts_retention,
             ldap: match raw.ldap {
-                Some(ldap) => Some(crate::ldap::LdapConfig::parse(ldap, raw.ldap_bind_password)?),
+                Some(ldap) => Some(crate::ldap::LdapConfig::parse(
+                    ldap,
+                    raw.ldap_bind_password,
+                )?),
                 None => None,
             },
         })

@@ -140,14 +140,20 @@ fn main() -> ExitCode {
                 let config = load_config(&common, RawConfig::default())?;
                 observability::init_tracing(config.log_format);
                 let state = app::open_services(config, false).await?;
-                let ldap = state.ldap.clone().ok_or("LDAP is not configured: add an [ldap] table to the configuration file")?;
+                let ldap = state.ldap.clone().ok_or(
+                    "LDAP is not configured: add an [ldap] table to the configuration file",
+                )?;
                 match action {
                     LdapAction::Test => {
                         let report = ldap.test().await?;
                         println!("{}", serde_json::to_string_pretty(&report)?);
                     }
                     LdapAction::Sync { incremental } => {
-                        let kind = if incremental { switchboard::ldap::SyncKind::Incremental } else { switchboard::ldap::SyncKind::Full };
+                        let kind = if incremental {
+                            switchboard::ldap::SyncKind::Incremental
+                        } else {
+                            switchboard::ldap::SyncKind::Full
+                        };
                         let run = ldap.sync("cli", kind, false).await?;
                         println!("{}", serde_json::to_string_pretty(&run)?);
                         state.contacts.flush().await;

@@ -504,7 +504,8 @@ impl Auth {
             is_admin: false,
             token_epoch: 0,
         };
-        self.store(&Actor::system(), "account.create", vec![account.clone()]).await?;
+        self.store(&Actor::system(), "account.create", vec![account.clone()])
+            .await?;
         Ok(account)
     }
 

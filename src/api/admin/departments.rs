@@ -118,7 +118,13 @@ pub async fn update(
         .department(id)
         .is_some_and(|d| d.source == crate::directory::RecordSource::Ldap);
     let structural = patch.name.is_some() || patch.parent_id.is_some() || patch.dept_type.is_some();
-    if from_ldap && structural && state.ldap.as_ref().is_some_and(|l| l.mode() != crate::ldap::Mode::Unsynced) {
+    if from_ldap
+        && structural
+        && state
+            .ldap
+            .as_ref()
+            .is_some_and(|l| l.mode() != crate::ldap::Mode::Unsynced)
+    {
         return Err(ApiError::Conflict(
             "name, type and place of this department are managed by LDAP; change them in the directory server".into(),
         ));

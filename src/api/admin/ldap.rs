@@ -1,6 +1,10 @@
 //! `/api/v1/admin/ldap/...`: test the connection, sync now, sync history, approve a blocked run.
 
-use axum::{Json, Router, extract::State, routing::{get, post}};
+use axum::{
+    Json, Router,
+    extract::State,
+    routing::{get, post},
+};
 use serde::Deserialize;
 
 use crate::{
@@ -18,7 +22,10 @@ pub fn router() -> Router<AppState> {
 }
 
 fn connector(state: &AppState) -> Result<&LdapService, ApiError> {
-    state.ldap.as_deref().ok_or_else(|| LdapError::NotConfigured.into())
+    state
+        .ldap
+        .as_deref()
+        .ok_or_else(|| LdapError::NotConfigured.into())
 }
 
 /// Connects and binds, counts entries per base, maps one sample, and reports what a sync would
@@ -26,7 +33,10 @@ fn connector(state: &AppState) -> Result<&LdapService, ApiError> {
 #[utoipa::path(post, path = "/api/v1/admin/ldap/test", tag = "admin: ldap", security(("bearer" = [])),
     responses((status = 200, body = TestReport), (status = 404, body = ErrorBody, description = "LDAP is not configured"),
               (status = 503, body = ErrorBody, description = "unreachable, bind refused, or search failed")))]
-pub async fn test(State(state): State<AppState>, _admin: Admin) -> Result<Json<TestReport>, ApiError> {
+pub async fn test(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<TestReport>, ApiError> {
     Ok(Json(connector(&state)?.test().await?))
 }
 
@@ -49,7 +59,11 @@ pub async fn sync(
     let kind = match params.kind.as_deref() {
         None | Some("full") => SyncKind::Full,
         Some("incremental") => SyncKind::Incremental,
-        Some(other) => return Err(ApiError::BadRequest(format!("kind: '{other}' is not full or incremental"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "kind: '{other}' is not full or incremental"
+            )));
+        }
     };
     Ok(Json(connector(&state)?.sync("manual", kind, false).await?))
 }
@@ -69,7 +83,9 @@ pub async fn runs(
     _admin: Admin,
     ApiQuery(params): ApiQuery<RunParams>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
-    Ok(Json(connector(&state)?.runs(params.limit.unwrap_or(50)).await?))
+    Ok(Json(
+        connector(&state)?.runs(params.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// Approves a blocked run: a full sync runs now and may disable beyond the threshold.
