@@ -15,6 +15,7 @@ use crate::{
     contacts::Contacts,
     demo,
     directory::{Directory, DirectoryError},
+    im::{Im, ImConfig, ImError},
     ldap::{LdapError, LdapService},
     observability::{self, Metrics},
     store::{self, Journal, StoreError},
@@ -28,6 +29,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub access: Arc<Access>,
     pub contacts: Arc<Contacts>,
+    /// Messaging: conversations, the WebSocket gateway's sessions, files.
+    pub im: Arc<Im>,
     /// The LDAP connector, when configured.
     pub ldap: Option<Arc<LdapService>>,
     pub metrics: Arc<Metrics>,
@@ -58,6 +61,8 @@ pub enum StartupError {
     Access(#[from] AccessError),
     #[error("demo company: {0}")]
     Demo(#[from] demo::DemoError),
+    #[error("messaging: {0}")]
+    Im(#[from] ImError),
     #[error("LDAP: {0}")]
     Ldap(#[from] LdapError),
 }
@@ -103,6 +108,16 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
     directory.subscribe(contacts.clone());
     access.subscribe(contacts.clone());
+    // Before the demo seeding: department chats follow the directory from its first commit.
+    let im = Im::start(
+        journal.db().clone(),
+        directory.clone(),
+        contacts.clone(),
+        auth.clone(),
+        &config.data_dir,
+        ImConfig::from_env(|key| std::env::var(key).ok()),
+    )
+    .await?;
     let ldap = match &config.ldap {
         Some(ldap_config) => {
             let ldap =
@@ -145,6 +160,7 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         auth,
         access,
         contacts,
+        im,
         ldap,
         metrics: Arc::new(Metrics::default()),
     })
@@ -184,6 +200,16 @@ impl Application {
         let addr = self.local_addr();
         tracing::info!(%addr, "switchboard listening");
         let contacts = self.state.contacts.clone();
+        let im = self.state.im.clone();
+        // WebSocket sessions outlive graceful shutdown (they are upgraded connections): ask
+        // them to close as soon as the signal comes.
+        let shutdown = {
+            let im = im.clone();
+            async move {
+                shutdown.await;
+                im.begin_drain();
+            }
+        };
         let app = router(self.state);
         let served = axum::serve(
             self.listener,
@@ -192,6 +218,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         contacts.flush().await;
+        im.shutdown().await;
         served
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod contacts;
 pub mod demo;
 pub mod directory;
+pub mod im;
 pub mod ldap;
 pub mod observability;
 pub mod store;

@@ -8,6 +8,7 @@ mod m20261125_000002_directory;
 mod m20261125_000003_auth;
 mod m20261125_000004_access;
 mod m20261125_000005_contacts;
+mod m20261125_000006_im;
 mod m20261125_000007_ldap;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_auth::Migration),
             Box::new(m20261125_000004_access::Migration),
             Box::new(m20261125_000005_contacts::Migration),
+            Box::new(m20261125_000006_im::Migration),
             Box::new(m20261125_000007_ldap::Migration),
         ]
     }

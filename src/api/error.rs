@@ -211,3 +211,19 @@ impl From<crate::ldap::LdapError> for ApiError {
         }
     }
 }
+
+impl From<crate::im::ImError> for ApiError {
+    fn from(err: crate::im::ImError) -> Self {
+        use crate::im::ImError as E;
+        match err {
+            E::Invalid { field, reason } => Self::Invalid { field, reason },
+            E::NotFound(_) => Self::NotFound(err.to_string()),
+            E::NotMember | E::Forbidden(_) | E::Muted => Self::Forbidden(err.to_string()),
+            E::Conflict(message) => Self::Conflict(message),
+            E::TooLarge(message) => Self::PayloadTooLarge(message),
+            E::Overloaded | E::ShuttingDown => Self::TooManyRequests(err.to_string()),
+            E::Unauthorized(message) => Self::Unauthorized(message),
+            E::Db(_) | E::Io(_) | E::Internal(_) => Self::Internal(err.to_string()),
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod contacts;
 mod error;
 mod extract;
 mod health;
+mod im;
 mod openapi;
 
 pub use error::{ApiError, ErrorBody};
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(contacts::router())
         .merge(admin::router())
+        .merge(im::router())
 }
 
 /// The answer to an unknown path, in the API's error shape.

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth, contacts, health};
+use super::{admin, auth, contacts, health, im};
 use crate::app::AppState;
 
 #[derive(OpenApi)]
@@ -33,6 +33,15 @@ use crate::app::AppState;
         admin::access::delete_rule, admin::access::list_assignments, admin::access::assign,
         admin::access::unassign, admin::access::staff_roles, admin::access::preview,
         admin::ldap::test, admin::ldap::sync, admin::ldap::runs, admin::ldap::approve,
+        im::conversations, im::conversation, im::history, im::send, im::edit, im::recall,
+        im::read, im::reads, im::direct, im::department_conversation, im::search,
+        im::groups::create, im::groups::update, im::groups::dissolve, im::groups::invite,
+        im::groups::remove, im::groups::set_member, im::groups::leave,
+        im::files::upload, im::files::download,
+        im::admin::settings, im::admin::set_settings, im::admin::webhooks, im::admin::add_webhook,
+        im::admin::remove_webhook, im::admin::api_keys, im::admin::create_api_key,
+        im::admin::revoke_api_key, im::admin::server_send, im::admin::server_create_group,
+        im::admin::server_invite, im::admin::server_remove, im::admin::server_dissolve,
     ),
     modifiers(&BearerAuth),
 )]

@@ -1,0 +1,264 @@
+//! Messaging administration (`/api/v1/admin/im/...`: settings, webhooks, API keys) and the
+//! server API for existing back-ends (`/api/v1/im/server/...`, authenticated by an API key in
+//! `X-Api-Key` or `Authorization: Bearer sbk_...`): send as the system, manage groups.
+
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    routing::{delete, get, post},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ConversationRef, ack};
+use crate::{
+    api::{Admin, ApiError, ApiJson, ApiPath, ErrorBody},
+    app::AppState,
+    directory::StaffId,
+    im::{
+        ApiKeyInfo, ConversationId, Sender, Settings, Webhook,
+        protocol::{Ack, SendFrame},
+    },
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/im/settings", get(settings).put(set_settings))
+        .route("/api/v1/admin/im/webhooks", get(webhooks).post(add_webhook))
+        .route("/api/v1/admin/im/webhooks/{id}", delete(remove_webhook))
+        .route(
+            "/api/v1/admin/im/api-keys",
+            get(api_keys).post(create_api_key),
+        )
+        .route("/api/v1/admin/im/api-keys/{id}", delete(revoke_api_key))
+        .route("/api/v1/im/server/messages", post(server_send))
+        .route("/api/v1/im/server/groups", post(server_create_group))
+        .route("/api/v1/im/server/groups/{id}", delete(server_dissolve))
+        .route("/api/v1/im/server/groups/{id}/members", post(server_invite))
+        .route(
+            "/api/v1/im/server/groups/{id}/members/{staff}",
+            delete(server_remove),
+        )
+}
+
+/// Messaging settings.
+#[utoipa::path(get, path = "/api/v1/admin/im/settings", tag = "admin: messaging", security(("bearer" = [])),
+    responses((status = 200, body = Settings), (status = 403, body = ErrorBody)))]
+pub async fn settings(State(state): State<AppState>, _admin: Admin) -> Json<Settings> {
+    Json(state.im.settings())
+}
+
+/// Replaces the messaging settings.
+#[utoipa::path(put, path = "/api/v1/admin/im/settings", tag = "admin: messaging", security(("bearer" = [])),
+    request_body = Settings, responses((status = 200, body = Settings), (status = 422, body = ErrorBody)))]
+pub async fn set_settings(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(settings): ApiJson<Settings>,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(state.im.set_settings(settings).await?))
+}
+
+/// Registered webhooks (secrets are not shown).
+#[utoipa::path(get, path = "/api/v1/admin/im/webhooks", tag = "admin: messaging", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Webhook>)))]
+pub async fn webhooks(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<Webhook>>, ApiError> {
+    Ok(Json(state.im.webhooks().await?))
+}
+
+/// A webhook to register.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewWebhook {
+    pub url: String,
+    /// The HMAC key (16 characters or more).
+    pub secret: String,
+    /// Some of `message`, `message.offline`, `presence`.
+    pub events: Vec<String>,
+}
+
+/// Registers a webhook.
+#[utoipa::path(post, path = "/api/v1/admin/im/webhooks", tag = "admin: messaging", security(("bearer" = [])),
+    request_body = NewWebhook, responses((status = 201, body = Webhook), (status = 422, body = ErrorBody)))]
+pub async fn add_webhook(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(body): ApiJson<NewWebhook>,
+) -> Result<(StatusCode, Json<Webhook>), ApiError> {
+    let hook = state
+        .im
+        .add_webhook(&body.url, &body.secret, &body.events)
+        .await?;
+    Ok((StatusCode::CREATED, Json(hook)))
+}
+
+/// Removes a webhook.
+#[utoipa::path(delete, path = "/api/v1/admin/im/webhooks/{id}", tag = "admin: messaging", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove_webhook(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.im.remove_webhook(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// API keys of the server API (never the keys).
+#[utoipa::path(get, path = "/api/v1/admin/im/api-keys", tag = "admin: messaging", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiKeyInfo>)))]
+pub async fn api_keys(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<ApiKeyInfo>>, ApiError> {
+    Ok(Json(state.im.api_keys().await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewApiKey {
+    pub name: String,
+}
+
+/// A new API key: `key` is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub info: ApiKeyInfo,
+    pub key: String,
+}
+
+/// Creates an API key for a back-end.
+#[utoipa::path(post, path = "/api/v1/admin/im/api-keys", tag = "admin: messaging", security(("bearer" = [])),
+    request_body = NewApiKey, responses((status = 201, body = CreatedApiKey)))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(body): ApiJson<NewApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let (info, key) = state.im.create_api_key(&body.name).await?;
+    Ok((StatusCode::CREATED, Json(CreatedApiKey { info, key })))
+}
+
+/// Revokes an API key.
+#[utoipa::path(delete, path = "/api/v1/admin/im/api-keys/{id}", tag = "admin: messaging", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.im.revoke_api_key(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A back-end holding a valid API key.
+pub struct ServerKey(pub String);
+
+impl FromRequestParts<AppState> for ServerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let key = header("x-api-key")
+            .or_else(|| {
+                header("authorization")
+                    .and_then(|v| v.split_once(' '))
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, key)| key.trim())
+            })
+            .ok_or_else(|| ApiError::Unauthorized("missing API key".into()))?;
+        Ok(Self(state.im.check_api_key(key).await?))
+    }
+}
+
+/// Sends as the system: into a conversation (`conversation`), or to one person's notice
+/// conversation (`to`).
+#[utoipa::path(post, path = "/api/v1/im/server/messages", tag = "messaging: server API",
+    request_body = SendFrame, responses((status = 200, body = Ack), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn server_send(
+    State(state): State<AppState>,
+    ServerKey(name): ServerKey,
+    ApiJson(frame): ApiJson<SendFrame>,
+) -> Result<Json<Ack>, ApiError> {
+    tracing::debug!(key = %name, "server API send");
+    ack(state.im.send_and_wait(Sender::System, frame).await?)
+}
+
+/// A group created by a back-end.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ServerGroup {
+    pub name: String,
+    pub owner: StaffId,
+    #[serde(default)]
+    pub members: Vec<StaffId>,
+    #[serde(default)]
+    pub announcement: String,
+}
+
+/// Creates a group with the given owner.
+#[utoipa::path(post, path = "/api/v1/im/server/groups", tag = "messaging: server API",
+    request_body = ServerGroup, responses((status = 201, body = ConversationRef), (status = 401, body = ErrorBody)))]
+pub async fn server_create_group(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiJson(body): ApiJson<ServerGroup>,
+) -> Result<(StatusCode, Json<ConversationRef>), ApiError> {
+    let conversation = state
+        .im
+        .create_group(
+            Sender::System,
+            body.owner,
+            &body.name,
+            &body.announcement,
+            &body.members,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(ConversationRef { conversation })))
+}
+
+/// People to add to a group.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ServerInvite {
+    pub staff: Vec<StaffId>,
+}
+
+/// Adds members to a group.
+#[utoipa::path(post, path = "/api/v1/im/server/groups/{id}/members", tag = "messaging: server API",
+    params(("id" = String, Path)), request_body = ServerInvite, responses((status = 204)))]
+pub async fn server_invite(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiJson(body): ApiJson<ServerInvite>,
+) -> Result<StatusCode, ApiError> {
+    state.im.invite(Sender::System, id, &body.staff).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member from a group.
+#[utoipa::path(delete, path = "/api/v1/im/server/groups/{id}/members/{staff}", tag = "messaging: server API",
+    params(("id" = String, Path), ("staff" = String, Path)), responses((status = 204)))]
+pub async fn server_remove(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiPath((id, staff)): ApiPath<(ConversationId, StaffId)>,
+) -> Result<StatusCode, ApiError> {
+    state.im.remove_member(Sender::System, id, staff).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Dissolves a group.
+#[utoipa::path(delete, path = "/api/v1/im/server/groups/{id}", tag = "messaging: server API",
+    params(("id" = String, Path)), responses((status = 204)))]
+pub async fn server_dissolve(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<StatusCode, ApiError> {
+    state.im.dissolve(Sender::System, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,42 @@
+//! Messaging: direct, group and department conversations over WebSocket with durable, ordered,
+//! exactly-once-visible delivery, offline sync, multi-device, receipts, recall and edit,
+//! files, search, a server API and webhooks.
+//!
+//! It owns the `im_*` tables and the files under `<data>/im-files/`. Every write goes through
+//! one writer task (group commit; acks only after the commit); fan-out goes through the
+//! [`Hub`] trait. It reads the directory, contact views and auth through their public
+//! interfaces only, and never touches another module's tables.
+
+mod admin;
+pub mod config;
+mod conversations;
+mod departments;
+mod dispatch;
+mod entities;
+mod error;
+mod files;
+pub mod gateway;
+mod groups;
+pub mod hub;
+mod messages;
+pub mod model;
+mod ops;
+pub mod protocol;
+mod queries;
+pub mod search;
+mod service;
+mod session;
+mod state;
+pub mod webhooks;
+mod writer;
+
+pub use admin::{API_KEY_PREFIX, ApiKeyInfo};
+pub use config::{ImConfig, Settings};
+pub use error::ImError;
+pub use files::FileInfo;
+pub use groups::{ConversationInfo, MemberInfo};
+pub use hub::{Hub, LocalHub, Sessions};
+pub use model::{ConversationId, ConversationKind, MessageKind, Role, Sender, Seq};
+pub use ops::{Done, Reply};
+pub use service::Im;
+pub use webhooks::Webhook;

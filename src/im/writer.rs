@@ -1,0 +1,442 @@
+//! The single writer: every messaging write goes through one task, which gives each message
+//! its seq, commits many sends in one transaction (group commit), and only after the commit
+//! moves the in-memory state forward and hands the batch to the dispatcher (which acks and
+//! fans out). Resends are recognised by `(sender, client_msg_id)`: first in a cache of recent
+//! acks, then in the database, so a resend after a crash finds what was committed before it.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, RwLock},
+};
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait,
+    TransactionTrait, sea_query::Expr,
+};
+use tokio::sync::mpsc;
+
+use super::{
+    ImError,
+    dispatch::Dispatch,
+    entities::{member, message},
+    model::{ConversationId, ConversationKind, Sender},
+    ops::{Done, NewMessage, Op, PlanCtx, Reply, SendOp, Structural},
+    protocol::Ack,
+    search,
+    state::ImState,
+};
+use crate::directory::StaffId;
+
+/// Rows per INSERT statement (well under SQLite's and PostgreSQL's parameter limits).
+const ROWS_PER_INSERT: usize = 500;
+/// Recent acks kept in memory for resends.
+const ACK_CACHE: usize = 100_000;
+
+/// Recent acks by dedup key, oldest evicted first.
+#[derive(Default)]
+struct AckCache {
+    map: HashMap<String, Ack>,
+    order: VecDeque<String>,
+}
+
+impl AckCache {
+    fn get(&self, key: &str) -> Option<&Ack> {
+        self.map.get(key)
+    }
+
+    fn put(&mut self, key: String, ack: Ack) {
+        if self.map.insert(key.clone(), ack).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > ACK_CACHE {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
+
+/// The writer task's own state.
+pub struct Writer {
+    db: DatabaseConnection,
+    state: Arc<RwLock<ImState>>,
+    dispatch: mpsc::Sender<Vec<Dispatch>>,
+    acks: AckCache,
+    batch_max: usize,
+}
+
+pub(crate) fn read(state: &RwLock<ImState>) -> std::sync::RwLockReadGuard<'_, ImState> {
+    state
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn write(state: &RwLock<ImState>) -> std::sync::RwLockWriteGuard<'_, ImState> {
+    state
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What became of one send in a batch.
+enum Outcome {
+    /// Stored as `rows[index]`.
+    Stored(usize),
+    /// Already stored before: answer with the original ack.
+    Duplicate(Ack),
+    /// A resend of a message earlier in this same batch.
+    SameBatch(usize),
+    Refused(ImError),
+}
+
+impl Writer {
+    pub fn new(
+        db: DatabaseConnection,
+        state: Arc<RwLock<ImState>>,
+        dispatch: mpsc::Sender<Vec<Dispatch>>,
+        batch_max: usize,
+    ) -> Self {
+        Self {
+            db,
+            state,
+            dispatch,
+            acks: AckCache::default(),
+            batch_max: batch_max.max(1),
+        }
+    }
+
+    /// Runs until every sender of the queue is gone (shutdown), committing what was queued.
+    pub async fn run(mut self, mut queue: mpsc::Receiver<Op>) {
+        let mut ops = Vec::with_capacity(self.batch_max);
+        while queue.recv_many(&mut ops, self.batch_max).await > 0 {
+            let mut sends = Vec::new();
+            for op in ops.drain(..) {
+                match op {
+                    Op::Send(send) => sends.push(send),
+                    Op::Structural(op, reply) => {
+                        // Everything before it commits first, so its plan sees those seqs.
+                        self.commit_sends(std::mem::take(&mut sends)).await;
+                        self.run_structural(op, reply).await;
+                    }
+                    Op::Flush(done) => {
+                        self.commit_sends(std::mem::take(&mut sends)).await;
+                        self.emit(vec![Dispatch::Flushed(done)]).await;
+                    }
+                }
+            }
+            self.commit_sends(sends).await;
+        }
+        tracing::debug!("messaging writer stopped");
+    }
+
+    async fn emit(&self, items: Vec<Dispatch>) {
+        if !items.is_empty() && self.dispatch.send(items).await.is_err() {
+            tracing::error!("messaging dispatcher is gone; dropping deliveries");
+        }
+    }
+
+    /// Looks resends up in the database (after a restart they are not in the cache).
+    async fn stored_acks(&self, keys: &[String]) -> Result<HashMap<String, Ack>, DbErr> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let rows = message::Entity::find()
+                .filter(message::Column::DedupKey.is_in(chunk.iter().cloned()))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                if let Some(key) = row.dedup_key.clone() {
+                    found.insert(
+                        key,
+                        Ack {
+                            frame_type: "ack".into(),
+                            id: None,
+                            client_msg_id: row.client_msg_id,
+                            msg_id: row.msg_id,
+                            conversation: ConversationId(row.conversation_id),
+                            seq: row.seq,
+                            ts: row.ts,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn commit_sends(&mut self, sends: Vec<SendOp>) {
+        if sends.is_empty() {
+            return;
+        }
+        let keys: Vec<Option<String>> = sends
+            .iter()
+            .map(|s| s.client_msg_id.as_deref().map(|id| s.sender.dedup_key(id)))
+            .collect();
+        let unknown: Vec<String> = keys
+            .iter()
+            .flatten()
+            .filter(|k| self.acks.get(k).is_none())
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let stored = match self.stored_acks(&unknown).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::error!(%error, "looking up resends failed");
+                let items = sends
+                    .into_iter()
+                    .map(|s| Dispatch::Reply(s.reply, Err(ImError::Internal(error.to_string()))))
+                    .collect();
+                self.emit(items).await;
+                return;
+            }
+        };
+
+        let backend = self.db.get_database_backend();
+        let mut rows: Vec<NewMessage> = Vec::with_capacity(sends.len());
+        let mut outcomes = Vec::with_capacity(sends.len());
+        let mut first_sends: Vec<(ConversationId, StaffId)> = Vec::new();
+        {
+            let state = read(&self.state);
+            let mut ctx = PlanCtx::new(backend, state.next_gid);
+            let mut in_batch: HashMap<&str, usize> = HashMap::new();
+            for (send, key) in sends.iter().zip(&keys) {
+                if let Some(key) = key {
+                    if let Some(ack) = self.acks.get(key).or_else(|| stored.get(key)) {
+                        outcomes.push(Outcome::Duplicate(ack.clone()));
+                        continue;
+                    }
+                    if let Some(index) = in_batch.get(key.as_str()) {
+                        outcomes.push(Outcome::SameBatch(*index));
+                        continue;
+                    }
+                }
+                if let Err(error) = admit(&state, send, ctx.now) {
+                    outcomes.push(Outcome::Refused(error));
+                    continue;
+                }
+                let mut row = ctx.event(
+                    &state,
+                    send.conversation,
+                    send.sender.staff(),
+                    send.body.clone(),
+                    None,
+                );
+                row.client_msg_id = send.client_msg_id.clone();
+                row.dedup_key = key.clone();
+                row.mentions = send.mentions.clone();
+                if let Some(staff) = send.sender.staff()
+                    && state
+                        .member(send.conversation, staff)
+                        .is_some_and(|m| !m.has_sent)
+                    && !first_sends.contains(&(send.conversation, staff))
+                {
+                    first_sends.push((send.conversation, staff));
+                }
+                if let Some(key) = key {
+                    in_batch.insert(key.as_str(), rows.len());
+                }
+                outcomes.push(Outcome::Stored(rows.len()));
+                rows.push(row);
+            }
+        }
+
+        let committed = if rows.is_empty() {
+            Ok(())
+        } else {
+            let mut statements = Vec::new();
+            for (conversation, staff) in &first_sends {
+                statements.push(
+                    member::Entity::update_many()
+                        .col_expr(member::Column::HasSent, Expr::value(true))
+                        .filter(member::Column::ConversationId.eq(conversation.0))
+                        .filter(member::Column::StaffId.eq(staff.0))
+                        .build(backend),
+                );
+            }
+            persist(&self.db, &rows, statements).await
+        };
+        if let Err(error) = &committed {
+            tracing::error!(%error, messages = rows.len(), "message commit failed");
+        }
+
+        let mut recipients = HashMap::new();
+        if committed.is_ok() && !rows.is_empty() {
+            let mut state = write(&self.state);
+            advance(&mut state, &rows);
+            for (conversation, staff) in &first_sends {
+                if let Some(conv) = state.get_mut(*conversation)
+                    && let Some(member) = conv.members.get_mut(staff)
+                {
+                    member.has_sent = true;
+                }
+            }
+            for row in &rows {
+                recipients.entry(row.conversation).or_insert_with(|| {
+                    state
+                        .get(row.conversation)
+                        .map(|c| (c.recipients(), c.kind))
+                });
+            }
+        }
+
+        let mut items = Vec::with_capacity(outcomes.len());
+        for (send, outcome) in sends.into_iter().zip(outcomes) {
+            match outcome {
+                Outcome::Refused(error) => items.push(Dispatch::Reply(send.reply, Err(error))),
+                Outcome::Duplicate(ack) => {
+                    items.push(Dispatch::Reply(send.reply, Ok(Done::Ack(ack))));
+                }
+                Outcome::SameBatch(index) | Outcome::Stored(index) => {
+                    let Some(row) = rows.get(index) else {
+                        continue;
+                    };
+                    if let Err(error) = &committed {
+                        items.push(Dispatch::Reply(
+                            send.reply,
+                            Err(ImError::Internal(error.to_string())),
+                        ));
+                        continue;
+                    }
+                    if let Some(key) = &row.dedup_key {
+                        self.acks.put(key.clone(), row.ack(None));
+                    }
+                    let stored_here = matches!(outcome, Outcome::Stored(_));
+                    if !stored_here {
+                        items.push(Dispatch::Reply(send.reply, Ok(Done::Ack(row.ack(None)))));
+                        continue;
+                    }
+                    let (to, kind) = recipients
+                        .get(&row.conversation)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| (Arc::from(Vec::new()), ConversationKind::Group));
+                    items.push(Dispatch::Message {
+                        row: rows[index].clone(),
+                        kind,
+                        to,
+                        extra: Vec::new(),
+                        reply: send.reply,
+                    });
+                }
+            }
+        }
+        self.emit(items).await;
+    }
+
+    async fn run_structural(&mut self, mut op: Box<dyn Structural>, reply: Reply) {
+        if let Err(error) = op.prepare(&self.db).await {
+            self.emit(vec![Dispatch::Reply(reply, Err(error))]).await;
+            return;
+        }
+        let backend = self.db.get_database_backend();
+        let plan = {
+            let state = read(&self.state);
+            let mut ctx = PlanCtx::new(backend, state.next_gid);
+            op.plan(&state, &mut ctx)
+        };
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(error) => {
+                self.emit(vec![Dispatch::Reply(reply, Err(error))]).await;
+                return;
+            }
+        };
+        if let Err(error) = persist(&self.db, &plan.messages, plan.statements).await {
+            tracing::error!(%error, "messaging commit failed");
+            self.emit(vec![Dispatch::Reply(reply, Err(error.into()))])
+                .await;
+            return;
+        }
+        let mut items = Vec::with_capacity(plan.messages.len() + 1);
+        {
+            let mut state = write(&self.state);
+            (plan.apply)(&mut state);
+            advance(&mut state, &plan.messages);
+            for row in plan.messages {
+                let (to, kind) = state
+                    .get(row.conversation)
+                    .map(|c| (c.recipients(), c.kind))
+                    .unwrap_or_else(|| (Arc::from(Vec::new()), ConversationKind::Group));
+                let extra = plan
+                    .extra_recipients
+                    .get(&row.conversation)
+                    .cloned()
+                    .unwrap_or_default();
+                items.push(Dispatch::Message {
+                    row,
+                    kind,
+                    to,
+                    extra,
+                    reply: Reply::Nobody,
+                });
+            }
+        }
+        if let Some(after) = plan.after {
+            after();
+        }
+        items.push(Dispatch::Reply(reply, Ok(plan.done)));
+        self.emit(items).await;
+    }
+}
+
+/// The checks a send must still pass at commit time (membership may have changed since the
+/// service authorised it).
+fn admit(state: &ImState, send: &SendOp, now: i64) -> Result<(), ImError> {
+    let conv = state
+        .get(send.conversation)
+        .ok_or_else(|| ImError::NotFound("conversation".into()))?;
+    if conv.dissolved {
+        return Err(ImError::Conflict("this conversation was dissolved".into()));
+    }
+    match send.sender {
+        Sender::System => Ok(()),
+        Sender::Staff(staff) => {
+            let member = conv.members.get(&staff).ok_or(ImError::NotMember)?;
+            if conv.kind == ConversationKind::System {
+                return Err(ImError::Forbidden(
+                    "system notices cannot be answered".into(),
+                ));
+            }
+            if member.muted_until > now || (conv.mute_all && !member.role.manages()) {
+                return Err(ImError::Muted);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Moves last seqs and the gid counter past committed rows.
+fn advance(state: &mut ImState, rows: &[NewMessage]) {
+    for row in rows {
+        if let Some(conv) = state.get_mut(row.conversation) {
+            conv.last_seq = conv.last_seq.max(row.seq);
+        }
+        state.next_gid = state.next_gid.max(row.gid + 1);
+    }
+}
+
+/// Writes rows, their search terms and extra statements in one transaction.
+async fn persist(
+    db: &DatabaseConnection,
+    rows: &[NewMessage],
+    statements: Vec<sea_orm::Statement>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let txn = db.begin().await?;
+    for statement in statements {
+        txn.execute_raw(statement).await?;
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        message::Entity::insert_many(chunk.iter().map(NewMessage::active_model))
+            .exec_without_returning(&txn)
+            .await?;
+        let terms: Vec<(i64, &str)> = chunk
+            .iter()
+            .filter_map(|r| r.terms.as_deref().map(|t| (r.gid, t)))
+            .collect();
+        if let Some(statement) = search::insert_statement(backend, &terms) {
+            txn.execute_raw(statement).await?;
+        }
+    }
+    txn.commit().await
+}
