@@ -33,6 +33,8 @@ pub struct Remote {
     pub failures: Vec<RecordFailure>,
     pub newest_modified: Option<String>,
     pub read: usize,
+    /// Whether departments were read in full (else only the changed ones).
+    pub full: bool,
 }
 
 /// Reads LDAP. `since` selects an incremental run (people changed at or after it).
@@ -48,13 +50,24 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
         }
     };
 
+    // An incremental run reads only departments that changed; the others are known by DN.
+    let department_filter = match since {
+        Some(mark) => format!(
+            "(&{}({}>={}))",
+            config.departments.filter,
+            config.change_attribute,
+            ldap3::ldap_escape(mark)
+        ),
+        None => config.departments.filter.clone(),
+    };
     let (entries, unreadable) = search(
         &config.departments.base_dn,
         config.departments.scope,
-        config.departments.filter.clone(),
+        department_filter,
         mapping::department_attributes(config),
     )
     .await?;
+    remote.full = since.is_none();
     remote.read += entries.len() + unreadable;
     for entry in &entries {
         match mapping::department(entry, config) {
@@ -207,6 +220,18 @@ pub fn apply(
     let mut failures = Vec::new();
     let mut departments: HashMap<String, DepartmentId> = HashMap::new();
     let mut by_name: HashMap<String, DepartmentId> = HashMap::new();
+    // Departments this run did not read (an incremental run) are found by their DN.
+    for d in stage
+        .base()
+        .departments()
+        .filter(|d| d.source == RecordSource::Ldap)
+    {
+        if let Some(ldap) = &d.ldap {
+            departments.insert(normalize_dn(&ldap.dn), d.id);
+            by_name.insert(d.name.to_lowercase(), d.id);
+            by_name.insert(super::config::rdn_value(&ldap.dn).to_lowercase(), d.id);
+        }
+    }
 
     // Parents before children: fewer RDNs first.
     let mut remote_departments: Vec<&RemoteDepartment> = remote.departments.iter().collect();
@@ -423,17 +448,22 @@ pub fn apply(
     }
 
     // Departments gone from LDAP are removed once nothing is in them; otherwise kept (and said).
-    let gone: Vec<(DepartmentId, String)> = stage
-        .base()
-        .departments()
-        .filter(|d| d.source == RecordSource::Ldap)
-        .filter_map(|d| {
-            d.ldap
-                .as_ref()
-                .filter(|l| !seen_departments.contains(&l.stable_id))
-                .map(|l| (d.id, l.dn.clone()))
-        })
-        .collect();
+    // Only a run that read every department knows which are gone.
+    let gone: Vec<(DepartmentId, String)> = if !remote.full {
+        Vec::new()
+    } else {
+        stage
+            .base()
+            .departments()
+            .filter(|d| d.source == RecordSource::Ldap)
+            .filter_map(|d| {
+                d.ldap
+                    .as_ref()
+                    .filter(|l| !seen_departments.contains(&l.stable_id))
+                    .map(|l| (d.id, l.dn.clone()))
+            })
+            .collect()
+    };
     for (id, dn) in gone {
         if stage.department(id).is_none() {
             continue;
