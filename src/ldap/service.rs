@@ -251,7 +251,7 @@ impl LdapService {
 
     /// Updates group members (nested groups resolved) and the configured group → role links.
     async fn sync_groups(&self, remote: &Remote) -> Result<usize, LdapError> {
-        if self.config.groups.is_none() {
+        if self.config.groups.is_none() || !remote.groups_read {
             return Ok(0);
         }
         let members = {

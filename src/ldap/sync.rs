@@ -35,6 +35,8 @@ pub struct Remote {
     pub read: usize,
     /// Whether departments were read in full (else only the changed ones).
     pub full: bool,
+    /// Whether groups were read (an incremental run skips them when none changed).
+    pub groups_read: bool,
 }
 
 /// Reads LDAP. `since` selects an incremental run (people changed at or after it).
@@ -122,6 +124,29 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
     }
 
     if let Some(groups) = &config.groups {
+        // Members are re-resolved only when some group changed (nesting needs them all then).
+        let changed = match since {
+            None => true,
+            Some(mark) => {
+                let filter = format!(
+                    "(&{}({}>={}))",
+                    groups.filter,
+                    config.change_attribute,
+                    ldap3::ldap_escape(mark)
+                );
+                let (changed, _) = search(
+                    &groups.base_dn,
+                    groups.scope,
+                    filter,
+                    vec!["1.1".to_owned()],
+                )
+                .await?;
+                !changed.is_empty()
+            }
+        };
+        remote.groups_read = changed;
+    }
+    if let Some(groups) = config.groups.as_ref().filter(|_| remote.groups_read) {
         let (entries, _) = search(
             &groups.base_dn,
             groups.scope,
