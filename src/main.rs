@@ -164,7 +164,13 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
-            Command::Bench { which } => bench::run(which).await,
+            Command::Bench { which } => {
+                // Benchmarks print their figures; logs only when asked for with RUST_LOG.
+                if std::env::var_os("RUST_LOG").is_some() {
+                    observability::init_tracing(switchboard::config::LogFormat::Text);
+                }
+                bench::run(which).await
+            }
         }
     });
     match result {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use ldap3::Mod;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -149,7 +151,19 @@ impl LdapService {
         };
         let id = runs::start(&self.db, trigger, if full { "full" } else { "incremental" }).await?;
         let span = tracing::info_span!("ldap_sync", run = %id, full);
-        let _guard = span.enter();
+        self.run(id, full, high_water, approved)
+            .instrument(span)
+            .await
+    }
+
+    async fn run(
+        &self,
+        id: Uuid,
+        full: bool,
+        high_water: Option<String>,
+        approved: bool,
+    ) -> Result<Run, LdapError> {
+        let started = std::time::Instant::now();
         let since = if full { None } else { high_water.as_deref() };
         let remote = match sync::read(&self.config, since).await {
             Ok(remote) => remote,
@@ -167,7 +181,7 @@ impl LdapService {
                 return runs::get(&self.db, id).await;
             }
         };
-        drop(_guard);
+        let read_at = started.elapsed();
         let mut counts = Counts {
             read: remote.read,
             ..Default::default()
@@ -193,9 +207,16 @@ impl LdapService {
                 Ok(sync::apply(stage, config, &remote, &mut counts))
             })
             .await?;
+        let applied_at = started.elapsed();
         let mut all_failures = remote.failures.clone();
         all_failures.extend(failures);
         counts.groups = self.sync_groups(&remote).await?;
+        tracing::info!(
+            read_ms = read_at.as_millis() as u64,
+            apply_ms = (applied_at - read_at).as_millis() as u64,
+            groups_ms = (started.elapsed() - applied_at).as_millis() as u64,
+            "LDAP sync phases"
+        );
         if let Some(mark) = &remote.newest_modified {
             runs::set_high_water(&self.db, mark, full).await?;
         } else if full {
