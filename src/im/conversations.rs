@@ -188,11 +188,11 @@ impl Structural for CreateGroup {
 }
 
 /// The group and the acting member's role (the system acts as owner).
-fn group<'a>(
-    state: &'a ImState,
+fn group(
+    state: &ImState,
     id: ConversationId,
     by: Sender,
-) -> Result<(&'a Conversation, Role), ImError> {
+) -> Result<(&Conversation, Role), ImError> {
     let conv = state
         .get(id)
         .ok_or_else(|| ImError::NotFound("conversation".into()))?;

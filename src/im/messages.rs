@@ -118,7 +118,7 @@ impl Structural for Recall {
             .push(search::delete_statement(ctx.backend, target.gid));
         let file_id = MessageKind::parse(&target.kind)
             .filter(|k| k.carries_file())
-            .and_then(|_| target.body.as_deref())
+            .and(target.body.as_deref())
             .and_then(|b| serde_json::from_str::<Value>(b).ok())
             .and_then(|b| b.get("file_id").and_then(Value::as_str).map(str::to_owned))
             .and_then(|id| uuid::Uuid::parse_str(&id).ok());

@@ -31,7 +31,7 @@ pub struct Range {
 }
 
 fn uuid(id: ConversationId) -> Value {
-    Value::Uuid(Some(Uuid::from(id.0)))
+    Value::Uuid(Some(id.0))
 }
 
 /// `(conversation_id = ? AND seq > ? AND seq <= ?) OR ...`, numbering from `values.len()+1`.
@@ -244,11 +244,11 @@ impl Im {
             let mut values = vec![Value::String(Some(format!("%{}%", staff.0.hyphenated())))];
             let like = placeholder(backend, 1);
             let clause = ranges_clause(backend, chunk, &mut values);
-            values.push(Value::Uuid(Some(Uuid::from(staff.0))));
+            values.push(Value::Uuid(Some(staff.0)));
             let me = placeholder(backend, values.len());
             let sql = format!(
                 "SELECT conversation_id, COUNT(*) AS n, \
-                 MAX(CASE WHEN mentions LIKE {like} OR mentions = '\"all\"' THEN 1 ELSE 0 END) AS m \
+                 CAST(MAX(CASE WHEN mentions LIKE {like} OR mentions = '\"all\"' THEN 1 ELSE 0 END) AS BIGINT) AS m \
                  FROM im_messages WHERE {clause} \
                  AND kind IN ('text','image','file','voice','location','custom') \
                  AND (sender_id IS NULL OR sender_id <> {me}) GROUP BY conversation_id"

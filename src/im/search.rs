@@ -4,7 +4,7 @@
 //! PostgreSQL. A CJK query of n characters becomes its n-1 bigrams (all required), and hits
 //! are checked for the exact substring, since bigrams alone may match out of order.
 
-use sea_orm::{DbBackend, FromQueryResult, Statement, Value, prelude::Uuid};
+use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
 
 use super::{ImError, entities::message, model::ConversationId};
 
@@ -195,7 +195,7 @@ pub async fn find(
             if i > 0 {
                 sql.push(',');
             }
-            values.push(Value::Uuid(Some(Uuid::from(id.0))));
+            values.push(Value::Uuid(Some(id.0)));
             sql.push_str(&placeholder(backend, values.len()));
         }
         sql.push(')');
