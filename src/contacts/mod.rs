@@ -10,11 +10,11 @@ mod service;
 mod slots;
 mod state;
 mod store;
+mod wire;
 
 pub use class::ClassKey;
 pub use index::{EntryKey, EntryKind};
 pub use project::{ContactDepartment, ContactMembership, ContactStaff};
-pub use service::{
-    Contacts, Delta, DeltaChange, DeltaOp, EntryData, SearchResult, Snapshot, ViewStats,
-};
+pub use service::{Contacts, ViewStats};
 pub use state::{DeltaEntry, ViewError};
+pub use wire::{Delta, DeltaChange, DeltaOp, EntryData, SearchResult, Snapshot};
