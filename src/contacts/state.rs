@@ -116,13 +116,22 @@ pub struct ContactsState {
 
 /// Caches class profiles per role set while many people are (re)classified at once.
 #[derive(Default)]
-struct Profiles(HashMap<BTreeSet<RoleId>, ClassProfile>);
+struct Profiles(HashMap<BTreeSet<RoleId>, (ClassProfile, Option<ClassKey>)>);
 
 impl Profiles {
-    fn get(&mut self, policy: &PolicySnapshot, roles: BTreeSet<RoleId>) -> &ClassProfile {
-        self.0
-            .entry(roles)
-            .or_insert_with_key(|roles| policy.class_profile(roles))
+    /// The profile of a role set, and its class key when it does not depend on departments
+    /// (computed once per role set, not once per person).
+    fn get(
+        &mut self,
+        policy: &PolicySnapshot,
+        roles: BTreeSet<RoleId>,
+    ) -> &(ClassProfile, Option<ClassKey>) {
+        self.0.entry(roles).or_insert_with_key(|roles| {
+            let profile = policy.class_profile(roles);
+            let key =
+                (!profile.grants.uses_own()).then(|| ClassKey::of(&profile, &BTreeSet::new()));
+            (profile, key)
+        })
     }
 }
 
@@ -159,13 +168,15 @@ impl ContactsState {
         replica: &Replica,
         profiles: &mut Profiles,
     ) -> ClassKey {
-        let profile = profiles.get(policy, policy.roles_of(staff));
+        let (profile, shared_key) = profiles.get(policy, policy.roles_of(staff));
         let own = if profile.grants.uses_own() {
             own_departments(replica, staff)
         } else {
             BTreeSet::new()
         };
-        let key = ClassKey::of(profile, &own);
+        let key = shared_key
+            .clone()
+            .unwrap_or_else(|| ClassKey::of(profile, &own));
         let needs_build = self.classes.get(&key).is_none_or(|c| !c.live);
         if needs_build {
             let fresh =
@@ -346,7 +357,7 @@ impl ContactsState {
             let Some(class) = self.classes.get(&key) else {
                 continue;
             };
-            let profile = profiles.get(new, class.profile.roles.clone()).clone();
+            let profile = profiles.get(new, class.profile.roles.clone()).0.clone();
             // A class whose rules start or stop depending on departments is replaced: its
             // people move to new classes below, and keep this one's view until then.
             if profile.grants.uses_own() != class.profile.grants.uses_own()
