@@ -114,8 +114,16 @@ pub async fn close_socket(socket: &mut WebSocket, code: u16, reason: &str) {
     }));
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = socket.send(frame).await;
-        // Wait briefly for the client's answering close, so the reason reaches it.
-        let _ = tokio::time::timeout(Duration::from_millis(500), socket.recv()).await;
+        // Read (and drop) what the client still sends until its answering close: closing a
+        // socket with unread data resets it, and the client might lose the close frame.
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     })
     .await;
 }
@@ -172,6 +180,7 @@ async fn drive(
     {
         return close::NORMAL;
     }
+    let expires_at = token_expiry(&token);
     let mut session = Session::new(im.clone(), link.clone());
     let mut last_heard = Instant::now();
     let mut last_token_check = Instant::now();
@@ -213,6 +222,9 @@ async fn drive(
                     pinged = true;
                     let _ = socket.send(Message::Ping(Default::default())).await;
                 }
+                if expires_at.is_some_and(|exp| super::model::now_millis() / 1000 >= exp) {
+                    break close::TOKEN_EXPIRED;
+                }
                 if last_token_check.elapsed() >= TOKEN_CHECK {
                     last_token_check = Instant::now();
                     match im.auth.authenticate(&token) {
@@ -226,6 +238,17 @@ async fn drive(
     };
     close_socket(&mut socket, code, close_reason(code)).await;
     code
+}
+
+/// When a (verified) token expires, from its claims, so the session ends on time rather than
+/// at the next periodic check.
+fn token_expiry(token: &str) -> Option<i64> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let body = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+    serde_json::from_slice::<crate::auth::Claims>(&bytes)
+        .ok()
+        .map(|c| c.exp)
 }
 
 /// A read failed: an oversized frame gets 1009; anything else just ends the session.

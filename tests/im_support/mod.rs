@@ -119,6 +119,14 @@ impl Client {
             .expect("frame sent");
     }
 
+    /// Sends unless the server has already closed the connection.
+    pub async fn try_send(&mut self, frame: Value) -> bool {
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_raw(&mut self, message: Message) {
         self.ws.send(message).await.expect("frame sent");
     }
@@ -168,6 +176,21 @@ impl Client {
             "too many unexpected frames, e.g. {frame}"
         );
         self.pending.push(frame);
+    }
+
+    /// A frame within `wait`: `None` if none came, `Some(Err(code))` once closed.
+    pub async fn poll(&mut self, wait: Duration) -> Option<Result<Value, Option<u16>>> {
+        loop {
+            let message = tokio::time::timeout(wait, self.ws.next()).await.ok()?;
+            return Some(match message {
+                Some(Ok(Message::Text(text))) => {
+                    Ok(serde_json::from_str(&text).expect("server frames are JSON"))
+                }
+                Some(Ok(Message::Close(frame))) => Err(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Err(None),
+            });
+        }
     }
 
     /// The next frame of type `ty` (others are kept for `next`).
