@@ -1,6 +1,9 @@
 //! Benchmarks run as `switchboard bench ...`. Each prints its figures; none asserts on time.
 
 mod directory_import;
+mod im;
+mod im_client;
+mod im_setup;
 mod ldap_sync;
 mod views;
 
@@ -35,6 +38,9 @@ pub enum Which {
         #[arg(long, default_value_t = 5_000)]
         departments: usize,
     },
+    /// Messaging: idle memory per connection, throughput at saturation, latency, department
+    /// fan-out and a reconnect storm, against a `serve` child process.
+    Im(im::ImArgs),
     /// Load a directory into memory and report time and memory (run by `import` in a fresh
     /// process, so the figure is what a service start costs).
     #[command(hide = true)]
@@ -51,6 +57,7 @@ pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + 
             departments,
             batch,
         } => directory_import::run(staff, departments, batch).await,
+        Which::Im(args) => im::run(args).await,
         Which::Load { database_url } => directory_import::load(&database_url).await,
         Which::Ldap { staff, departments } => ldap_sync::run_bench(staff, departments).await,
         Which::Views {
