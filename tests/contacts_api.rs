@@ -519,6 +519,56 @@ async fn deltas_survive_a_restart(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    // Two people gain a role that lets them see Marketing after all, then lose it in one
+    // commit (the role is deleted): both make the same class move, which is stored once.
+    let colleague = demo
+        .staff
+        .iter()
+        .find(|s| {
+            s["staff_type"] == "employee"
+                && s["id"] != employee["id"]
+                && s["status"] == "active"
+                && s["id"] != someone.as_str()
+        })
+        .unwrap()
+        .clone();
+    let colleague_token = token_of(&app, &colleague).await;
+    let temp = app
+        .admin(
+            Method::POST,
+            "/api/v1/admin/roles",
+            Some(json!({"name": "临时 Temp", "description": "", "is_admin": false})),
+        )
+        .await;
+    assert_eq!(temp.status, StatusCode::CREATED, "{}", temp.body);
+    let temp = temp.body["id"].as_str().unwrap().to_owned();
+    let rule_id = rule.body["id"].as_str().unwrap();
+    let exempt = app
+        .admin(
+            Method::PUT,
+            &format!("/api/v1/admin/rules/{rule_id}"),
+            Some(json!({"effect": "deny", "object": format!("subtree:{marketing}"), "exempt_roles": [temp]})),
+        )
+        .await;
+    assert_eq!(exempt.status, StatusCode::OK, "{}", exempt.body);
+    for person in [&employee, &colleague] {
+        let assigned = app
+            .admin(
+                Method::POST,
+                "/api/v1/admin/assignments",
+                Some(json!({"role_id": temp, "subject_kind": "staff", "subject": person["id"]})),
+            )
+            .await;
+        assert!(assigned.status.is_success(), "{}", assigned.body);
+    }
+    let mut colleague_client = Client::start(&app, &colleague_token).await;
+    client.sync(&app, &token).await;
+    assert!(client.has("department", &marketing));
+    assert!(colleague_client.has("department", &marketing));
+    let deleted = app
+        .admin(Method::DELETE, &format!("/api/v1/admin/roles/{temp}"), None)
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
     app.admin(
         Method::POST,
         &format!("/api/v1/admin/staff/{someone}/disable"),
@@ -528,6 +578,9 @@ async fn deltas_survive_a_restart(backend: Backend) {
     app.stop().await;
 
     let app = TestApp::start(&storage, true).await;
+    let colleague_token = token_of(&app, &colleague).await;
+    colleague_client.sync(&app, &colleague_token).await;
+    assert!(!colleague_client.has("department", &marketing));
     let token = token_of(&app, &employee).await;
     let delta = client.sync(&app, &token).await;
     assert!(

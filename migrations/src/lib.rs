@@ -1,5 +1,6 @@
 //! Schema migrations for Switchboard. Run at start-up and by `switchboard migrate`.
-//! Each migration owns the tables of one module; no data migrations live here.
+//! Each migration owns the tables of one module; no data migrations live here (derived tables
+//! may be cleared, to be rebuilt at start).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -10,6 +11,7 @@ mod m20261125_000004_access;
 mod m20261125_000005_contacts;
 mod m20261125_000006_im;
 mod m20261125_000007_ldap;
+mod m20261125_000008_shared_transitions;
 
 pub struct Migrator;
 
@@ -24,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_contacts::Migration),
             Box::new(m20261125_000006_im::Migration),
             Box::new(m20261125_000007_ldap::Migration),
+            Box::new(m20261125_000008_shared_transitions::Migration),
         ]
     }
 }

@@ -2,7 +2,10 @@
 //! classes they were in before), the global index of entries that changed themselves, and the
 //! delta computation that ties them together.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::Arc,
+};
 
 use super::{
     class::{ClassKey, ClassView, Dirty, diff},
@@ -17,13 +20,14 @@ use crate::{
 };
 
 /// A person moving from one class to another at a version, with the entries whose state
-/// differs between the two views at that moment.
+/// differs between the two views at that moment. Everyone making the same move in the same
+/// commit shares one list (a role granted to 10,000 people is one diff, not 10,000).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub version: Version,
     pub from: ClassKey,
     pub to: ClassKey,
-    pub entries: Vec<EntryKey>,
+    pub entries: Arc<[EntryKey]>,
     /// The two classes mask differently: every entry's projection changed.
     pub all: bool,
 }
@@ -60,10 +64,13 @@ pub enum Persist {
     UserGone {
         staff: StaffId,
     },
+    /// A person's move (its entries are written once, by `TransitionDiff`).
     Transition {
         staff: StaffId,
         transition: Transition,
     },
+    /// What differs between two classes at a version, shared by everyone making that move.
+    TransitionDiff(Transition),
     /// Rewrite each class's stored log below `cutoff` as its surviving entries.
     Compact {
         cutoff: Version,
@@ -113,6 +120,9 @@ pub struct ContactsState {
     pub members: HashMap<ClassKey, usize>,
     pub outbox: Vec<Persist>,
 }
+
+/// The diffs computed for the moves of one commit, by (from, to).
+type MoveDiffs = HashMap<(ClassKey, ClassKey), (Arc<[EntryKey]>, bool)>;
 
 /// Caches class profiles per role set while many people are (re)classified at once.
 #[derive(Default)]
@@ -199,24 +209,49 @@ impl ContactsState {
     }
 
     /// Moves a person to another class at `version`, recording what differs for them.
-    fn move_user(&mut self, staff: StaffId, to: ClassKey, version: Version, replica: &Replica) {
+    /// `diffs` holds the moves already computed in this commit (class views do not change
+    /// between the moves of one commit, so the same move has the same diff).
+    fn move_user(
+        &mut self,
+        staff: StaffId,
+        to: ClassKey,
+        version: Version,
+        replica: &Replica,
+        diffs: &mut MoveDiffs,
+    ) {
         let Some(from) = self.users.get(&staff).map(|u| u.class.clone()) else {
             return;
         };
         if from == to {
             return;
         }
-        let (entries, all) = match (self.classes.get(&from), self.classes.get(&to)) {
-            (Some(a), Some(b)) => (
-                diff(
-                    (&a.departments, &a.staff),
-                    (&b.departments, &b.staff),
-                    replica,
-                    &self.slots,
-                ),
-                a.profile.masks != b.profile.masks,
-            ),
-            _ => (Vec::new(), true),
+        let (entries, all) = match diffs.get(&(from.clone(), to.clone())) {
+            Some(known) => known.clone(),
+            None => {
+                let (entries, all): (Arc<[EntryKey]>, bool) =
+                    match (self.classes.get(&from), self.classes.get(&to)) {
+                        (Some(a), Some(b)) => (
+                            diff(
+                                (&a.departments, &a.staff),
+                                (&b.departments, &b.staff),
+                                replica,
+                                &self.slots,
+                            )
+                            .into(),
+                            a.profile.masks != b.profile.masks,
+                        ),
+                        _ => (Arc::from([]), true),
+                    };
+                self.outbox.push(Persist::TransitionDiff(Transition {
+                    version,
+                    from: from.clone(),
+                    to: to.clone(),
+                    entries: entries.clone(),
+                    all,
+                }));
+                diffs.insert((from.clone(), to.clone()), (entries.clone(), all));
+                (entries, all)
+            }
         };
         let transition = Transition {
             version,
@@ -296,6 +331,7 @@ impl ContactsState {
             class.apply_commit(version, &dirty, replica, &mut self.slots);
         }
         let mut profiles = Profiles::default();
+        let mut diffs = MoveDiffs::new();
         for change in changes {
             let Change::Staff { before, after } = change else {
                 continue;
@@ -331,7 +367,7 @@ impl ContactsState {
                 (Some(old), Some(person)) => {
                     if old.memberships != person.memberships {
                         let key = self.classify(person.id, policy, replica, &mut profiles);
-                        self.move_user(person.id, key, version, replica);
+                        self.move_user(person.id, key, version, replica, &mut diffs);
                     }
                 }
             }
@@ -370,9 +406,10 @@ impl ContactsState {
             }
         }
         let people: Vec<StaffId> = self.users.keys().copied().collect();
+        let mut diffs = MoveDiffs::new();
         for staff in people {
             let key = self.classify(staff, new, replica, &mut profiles);
-            self.move_user(staff, key, version, replica);
+            self.move_user(staff, key, version, replica, &mut diffs);
         }
         self.finish(version);
     }

@@ -2,6 +2,8 @@
 //! contacts module uses these tables; everything in them can be recomputed except the history
 //! that lets old clients receive deltas instead of resets.
 
+use std::{collections::HashMap, sync::Arc};
+
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     TransactionTrait, sea_query::OnConflict,
@@ -9,7 +11,7 @@ use sea_orm::{
 
 use super::{
     class::ClassKey,
-    index::{pack, unpack},
+    index::{EntryKey, pack, unpack},
     state::{Persist, Transition},
 };
 use crate::{
@@ -75,6 +77,23 @@ pub mod transition_row {
         pub version: i64,
         pub from_key: String,
         pub to_key: String,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod diff_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "view_transition_diffs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub from_key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub to_key: String,
         pub all_entries: bool,
         pub entries: Vec<u8>,
     }
@@ -135,16 +154,31 @@ pub async fn load(db: &DatabaseConnection) -> Result<Stored, StoreError> {
             Version(row.floor),
         ));
     }
-    for row in transition_row::Entity::find().all(db).await? {
+    let mut diffs: HashMap<(i64, String, String), (Arc<[EntryKey]>, bool)> = HashMap::new();
+    for row in diff_row::Entity::find().all(db).await? {
+        // A damaged diff only costs its readers a full resend of their view (`all`).
         let entries = unpack(&row.entries).map(|e| e.into_iter().map(|(_, k)| k).collect());
+        diffs.insert(
+            (row.version, row.from_key, row.to_key),
+            (
+                entries.clone().unwrap_or_else(|| Arc::from([])),
+                row.all_entries || entries.is_none(),
+            ),
+        );
+    }
+    for row in transition_row::Entity::find().all(db).await? {
+        let (entries, all) = diffs
+            .get(&(row.version, row.from_key.clone(), row.to_key.clone()))
+            .cloned()
+            .unwrap_or_else(|| (Arc::from([]), true));
         stored.transitions.push((
             StaffId(row.staff_id),
             Transition {
                 version: Version(row.version),
                 from: ClassKey(row.from_key),
                 to: ClassKey(row.to_key),
-                all: row.all_entries || entries.is_none(),
-                entries: entries.unwrap_or_default(),
+                all,
+                entries,
             },
         ));
     }
@@ -222,13 +256,23 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
                     .await?;
             }
             Persist::Transition { staff, transition } => {
+                transition_row::Entity::insert(transition_row::ActiveModel {
+                    staff_id: Set(staff.0),
+                    version: Set(transition.version.0),
+                    from_key: Set(transition.from.0),
+                    to_key: Set(transition.to.0),
+                })
+                .on_conflict_do_nothing()
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            Persist::TransitionDiff(transition) => {
                 let entries: Vec<_> = transition
                     .entries
                     .iter()
                     .map(|k| (transition.version, *k))
                     .collect();
-                transition_row::Entity::insert(transition_row::ActiveModel {
-                    staff_id: Set(staff.0),
+                diff_row::Entity::insert(diff_row::ActiveModel {
                     version: Set(transition.version.0),
                     from_key: Set(transition.from.0),
                     to_key: Set(transition.to.0),
@@ -263,6 +307,10 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
                 }
                 transition_row::Entity::delete_many()
                     .filter(transition_row::Column::Version.lt(cutoff.0))
+                    .exec(&txn)
+                    .await?;
+                diff_row::Entity::delete_many()
+                    .filter(diff_row::Column::Version.lt(cutoff.0))
                     .exec(&txn)
                     .await?;
             }
