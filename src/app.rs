@@ -3,6 +3,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::serve::ListenerExt;
 use axum::{Router, extract::DefaultBodyLimit, http::Request, middleware};
 use tokio::net::TcpListener;
 use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, trace::TraceLayer};
@@ -210,15 +211,26 @@ impl Application {
                 im.begin_drain();
             }
         };
+        let checkpointer = crate::store::spawn_checkpointer(self.state.directory.db().clone());
         let app = router(self.state);
+        // Small frames (acks, pushes) must leave at once: with Nagle's algorithm a push waits
+        // for the client's delayed ACK, adding up to 200 ms to some deliveries.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await;
         contacts.flush().await;
         im.shutdown().await;
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.abort();
+        }
         served
     }
 }

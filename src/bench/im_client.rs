@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio_tungstenite::{connect_async_with_config, tungstenite::Message};
 
 /// What the clients count, shared with the controller.
 pub struct Shared {
@@ -27,6 +27,10 @@ pub struct Shared {
     pub synced_messages: AtomicU64,
     pub recording: AtomicBool,
     pub latencies: Mutex<Vec<u32>>,
+    /// For the same messages: send → the server's commit timestamp (µs, ms resolution).
+    pub to_commit: Mutex<Vec<u32>>,
+    /// The wall clock at `start`, in µs since the epoch (server timestamps are wall-clock ms).
+    pub start_wall_us: u64,
     /// Fan-out probes: the current tag, how many received it, when the last one did (µs).
     pub probe: AtomicU64,
     pub probe_count: AtomicUsize,
@@ -46,6 +50,10 @@ impl Shared {
             synced_messages: AtomicU64::new(0),
             recording: AtomicBool::new(false),
             latencies: Mutex::new(Vec::new()),
+            to_commit: Mutex::new(Vec::new()),
+            start_wall_us: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64),
             probe: AtomicU64::new(0),
             probe_count: AtomicUsize::new(0),
             probe_last_us: AtomicU64::new(0),
@@ -85,6 +93,8 @@ struct Frame<'a> {
     sender: Option<&'a str>,
     #[serde(default, borrow)]
     body: Option<Body<'a>>,
+    #[serde(default)]
+    ts: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -108,7 +118,8 @@ type Socket =
 
 async fn connect(url: &str) -> Option<Socket> {
     for _ in 0..50 {
-        if let Ok((mut ws, _)) = connect_async(url).await {
+        // Nagle off, as in any chat client: small frames go out at once.
+        if let Ok((mut ws, _)) = connect_async_with_config(url, None, true).await {
             let _welcome = ws.next().await?;
             return Some(ws);
         }
@@ -239,6 +250,11 @@ pub async fn run(person: Person, shared: Arc<Shared>, mut commands: mpsc::Unboun
                             if shared.recording.load(Ordering::Relaxed) {
                                 let latency = shared.now_us().saturating_sub(sent) as u32;
                                 shared.latencies.lock().unwrap_or_else(|e| e.into_inner()).push(latency);
+                                if let Some(ts) = frame.ts {
+                                    let committed = (ts * 1000).saturating_sub(shared.start_wall_us);
+                                    shared.to_commit.lock().unwrap_or_else(|e| e.into_inner())
+                                        .push(committed.saturating_sub(sent) as u32);
+                                }
                             }
                         } else if let Some(tag) = text.strip_prefix("p:").and_then(|t| t.parse::<u64>().ok())
                             && tag == shared.probe.load(Ordering::Acquire)

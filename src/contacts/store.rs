@@ -116,6 +116,9 @@ pub mod meta_row {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// A stored class-to-class diff: its entries, and whether every entry changed.
+type SharedDiff = (Arc<[EntryKey]>, bool);
+
 /// Everything persisted, as loaded at start.
 #[derive(Debug, Default)]
 pub struct Stored {
@@ -154,7 +157,7 @@ pub async fn load(db: &DatabaseConnection) -> Result<Stored, StoreError> {
             Version(row.floor),
         ));
     }
-    let mut diffs: HashMap<(i64, String, String), (Arc<[EntryKey]>, bool)> = HashMap::new();
+    let mut diffs: HashMap<(i64, String, String), SharedDiff> = HashMap::new();
     for row in diff_row::Entity::find().all(db).await? {
         // A damaged diff only costs its readers a full resend of their view (`all`).
         let entries = unpack(&row.entries).map(|e| e.into_iter().map(|(_, k)| k).collect());

@@ -29,6 +29,8 @@ use crate::directory::StaffId;
 
 /// Rows per INSERT statement (well under SQLite's and PostgreSQL's parameter limits).
 const ROWS_PER_INSERT: usize = 500;
+/// A group commit slower than this is logged (it delays every ack of its batch).
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Recent acks kept in memory for resends.
 const ACK_CACHE: usize = 100_000;
 
@@ -253,7 +255,17 @@ impl Writer {
                         .build(backend),
                 );
             }
-            persist(&self.db, &rows, statements).await
+            let started = std::time::Instant::now();
+            let result = persist(&self.db, &rows, statements).await;
+            let took = started.elapsed();
+            if took > SLOW_COMMIT {
+                tracing::warn!(
+                    messages = rows.len(),
+                    millis = took.as_millis() as u64,
+                    "slow message commit"
+                );
+            }
+            result
         };
         if let Err(error) = &committed {
             tracing::error!(%error, messages = rows.len(), "message commit failed");
