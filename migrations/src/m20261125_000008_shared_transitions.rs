@@ -15,18 +15,7 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table("view_transitions").to_owned())
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("view_transitions")
-                    .col(uuid("staff_id"))
-                    .col(big_integer("version"))
-                    .col(string("from_key"))
-                    .col(string("to_key"))
-                    .primary_key(Index::create().col("staff_id").col("version"))
-                    .to_owned(),
-            )
-            .await?;
+        manager.create_table(transitions_table(false)).await?;
         manager
             .create_table(
                 Table::create()
@@ -52,22 +41,27 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table("view_transitions").to_owned())
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("view_transitions")
-                    .col(uuid("staff_id"))
-                    .col(big_integer("version"))
-                    .col(string("from_key"))
-                    .col(string("to_key"))
-                    .col(boolean("all_entries"))
-                    .col(blob("entries"))
-                    .primary_key(Index::create().col("staff_id").col("version"))
-                    .to_owned(),
-            )
-            .await?;
+        manager.create_table(transitions_table(true)).await?;
         manager
             .exec_stmt(Query::delete().from_table("contacts_meta").to_owned())
             .await
     }
+}
+
+/// `view_transitions`: one row per person's move; before this migration it also held the
+/// move's entries.
+fn transitions_table(with_entries: bool) -> TableCreateStatement {
+    let mut table = Table::create();
+    table
+        .table("view_transitions")
+        .col(uuid("staff_id"))
+        .col(big_integer("version"))
+        .col(string("from_key"))
+        .col(string("to_key"));
+    if with_entries {
+        table.col(boolean("all_entries")).col(blob("entries"));
+    }
+    table
+        .primary_key(Index::create().col("staff_id").col("version"))
+        .to_owned()
 }

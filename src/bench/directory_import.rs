@@ -33,6 +33,27 @@ pub fn department_inputs(count: usize) -> Vec<(Option<usize>, NewDepartment)> {
         .collect()
 }
 
+/// The `index`-th generated person (every fifth with a Chinese name), spread over `dept_ids`.
+pub fn generated_staff(people: &mut People, index: usize, dept_ids: &[DepartmentId]) -> NewStaff {
+    let person = people.next(index.is_multiple_of(5));
+    NewStaff {
+        login: person.login,
+        display_name: person.display_name,
+        title: "Engineer".into(),
+        emails: vec![person.email],
+        phones: vec![person.phone],
+        staff_type: ["employee", "employee", "employee", "contractor", "intern"][index % 5].into(),
+        custom: Default::default(),
+        departments: vec![MembershipInput {
+            department_id: dept_ids[index % dept_ids.len()],
+            order_key: None,
+            primary: true,
+        }],
+        source: None,
+        ldap: None,
+    }
+}
+
 /// Loads the directory at `url` into memory and reports what that cost.
 pub async fn load(url: &str) -> Result<(), BoxError> {
     let before = super::rss_mib().unwrap_or(f64::NAN);
@@ -84,26 +105,7 @@ pub async fn run(staff: usize, departments: usize, batch: usize) -> Result<(), B
 
     let mut people = People::new(7, "bench.example.com");
     let generated: Vec<NewStaff> = (0..staff)
-        .map(|index| {
-            let person = people.next(index % 5 == 0);
-            NewStaff {
-                login: person.login,
-                display_name: person.display_name,
-                title: "Engineer".into(),
-                emails: vec![person.email],
-                phones: vec![person.phone],
-                staff_type: ["employee", "employee", "employee", "contractor", "intern"][index % 5]
-                    .into(),
-                custom: Default::default(),
-                departments: vec![MembershipInput {
-                    department_id: dept_ids[index % dept_ids.len()],
-                    order_key: None,
-                    primary: true,
-                }],
-                source: None,
-                ldap: None,
-            }
-        })
+        .map(|index| generated_staff(&mut people, index, &dept_ids))
         .collect();
 
     let staff_started = Instant::now();

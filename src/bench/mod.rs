@@ -70,16 +70,17 @@ pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + 
 
 /// Peak resident set size of this process, in MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    Some(status_kib("self", "VmHWM")? as f64 / 1024.0)
 }
 
 /// Current resident set size of this process, in MiB (Linux `VmRSS`).
 pub fn rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    Some(status_kib("self", "VmRSS")? as f64 / 1024.0)
+}
+
+/// A memory figure (in KiB) from `/proc/<process>/status`, e.g. `VmRSS` of `self` or a pid.
+pub fn status_kib(process: &str, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.split(':').next() == Some(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

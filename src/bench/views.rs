@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use super::directory_import::department_inputs;
+use super::directory_import::{department_inputs, generated_staff};
 use crate::{
     access::{
         Access, Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId, Rule, RuleId,
@@ -13,7 +13,7 @@ use crate::{
     },
     contacts::Contacts,
     demo::names::People,
-    directory::{DepartmentId, Directory, MembershipInput, NewStaff, StaffId, StaffPatch},
+    directory::{DepartmentId, Directory, NewStaff, StaffId, StaffPatch},
     store::{self, Actor, Journal, Source, Version},
 };
 
@@ -66,27 +66,7 @@ pub async fn run(staff: usize, departments: usize, role_count: usize) -> Result<
     let mut staff_ids: Vec<StaffId> = Vec::with_capacity(staff);
     for start in (0..staff).step_by(5_000) {
         let batch: Vec<NewStaff> = (start..(start + 5_000).min(staff))
-            .map(|index| {
-                let person = people.next(index % 5 == 0);
-                NewStaff {
-                    login: person.login,
-                    display_name: person.display_name,
-                    title: "Engineer".into(),
-                    emails: vec![person.email],
-                    phones: vec![person.phone],
-                    staff_type: ["employee", "employee", "employee", "contractor", "intern"]
-                        [index % 5]
-                        .into(),
-                    custom: Default::default(),
-                    departments: vec![MembershipInput {
-                        department_id: dept_ids[index % dept_ids.len()],
-                        order_key: None,
-                        primary: true,
-                    }],
-                    source: None,
-                    ldap: None,
-                }
-            })
+            .map(|index| generated_staff(&mut people, index, &dept_ids))
             .collect();
         let (ids, _) = directory
             .write(&actor, |stage| {

@@ -188,6 +188,28 @@ pub async fn load(db: &DatabaseConnection) -> Result<Stored, StoreError> {
     Ok(stored)
 }
 
+/// Stores (or replaces) a class's log row at `version`.
+async fn put_log(
+    txn: &impl ConnectionTrait,
+    key: ClassKey,
+    version: i64,
+    entries: &[(Version, EntryKey)],
+) -> Result<(), sea_orm::DbErr> {
+    log_row::Entity::insert(log_row::ActiveModel {
+        class_key: Set(key.0),
+        version: Set(version),
+        entries: Set(pack(entries)),
+    })
+    .on_conflict(
+        OnConflict::columns([log_row::Column::ClassKey, log_row::Column::Version])
+            .update_column(log_row::Column::Entries)
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
 /// Writes a batch of derived rows in one transaction and records how far it got.
 pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), StoreError> {
     let txn = db.begin().await?;
@@ -196,18 +218,7 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
         match item {
             Persist::ClassLog { key, entries } => {
                 let version = entries.iter().map(|(v, _)| v.0).max().unwrap_or(0);
-                log_row::Entity::insert(log_row::ActiveModel {
-                    class_key: Set(key.0),
-                    version: Set(version),
-                    entries: Set(pack(&entries)),
-                })
-                .on_conflict(
-                    OnConflict::columns([log_row::Column::ClassKey, log_row::Column::Version])
-                        .update_column(log_row::Column::Entries)
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
+                put_log(&txn, key, version, &entries).await?;
             }
             Persist::ClassMeta {
                 key,
@@ -295,18 +306,7 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
                     if entries.is_empty() {
                         continue;
                     }
-                    log_row::Entity::insert(log_row::ActiveModel {
-                        class_key: Set(key.0),
-                        version: Set(cutoff.0 - 1),
-                        entries: Set(pack(&entries)),
-                    })
-                    .on_conflict(
-                        OnConflict::columns([log_row::Column::ClassKey, log_row::Column::Version])
-                            .update_column(log_row::Column::Entries)
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?;
+                    put_log(&txn, key, cutoff.0 - 1, &entries).await?;
                 }
                 transition_row::Entity::delete_many()
                     .filter(transition_row::Column::Version.lt(cutoff.0))
