@@ -155,6 +155,8 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     if config.demo {
         demo::seed_if_empty(&directory, &auth, &access).await?;
     }
+    // Department chats are in step with the directory before the first client connects.
+    im.departments_settled().await;
     Ok(AppState {
         config: Arc::new(config),
         directory,

@@ -12,7 +12,7 @@ use std::{
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Im, ImError,
@@ -43,9 +43,16 @@ fn target(replica: &Replica, department: DepartmentId) -> Target {
     }
 }
 
+/// What the follower is told: departments to bring in line, or a caller waiting until
+/// everything told before is committed.
+pub(crate) enum Follow {
+    Targets(Vec<Target>),
+    Settle(oneshot::Sender<()>),
+}
+
 /// Hears directory commits; never blocks the directory's write path.
 struct Listener {
-    tx: mpsc::UnboundedSender<Vec<Target>>,
+    tx: mpsc::UnboundedSender<Follow>,
 }
 
 impl DirectoryListener for Listener {
@@ -77,16 +84,17 @@ impl DirectoryListener for Listener {
         }
         if !touched.is_empty() {
             let targets = touched.into_iter().map(|d| target(replica, d)).collect();
-            let _ = self.tx.send(targets);
+            let _ = self.tx.send(Follow::Targets(targets));
         }
     }
 }
 
-/// Subscribes to the directory and starts the follower (after a full comparison).
-pub fn follow(im: &Arc<Im>, directory: &Arc<Directory>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Target>>();
+/// Subscribes to the directory and starts the follower (after a full comparison). Returns
+/// the follower's inbox, through which callers can wait for it to settle.
+pub(crate) fn follow(im: &Arc<Im>, directory: &Arc<Directory>) -> mpsc::UnboundedSender<Follow> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Follow>();
     // Subscribe before reading the replica, so no commit falls between the two.
-    directory.subscribe(Arc::new(Listener { tx }));
+    directory.subscribe(Arc::new(Listener { tx: tx.clone() }));
     // Lock order everywhere: messaging state before the directory replica, never after.
     let known: Vec<DepartmentId> = im.state().departments().map(|(d, _)| d).collect();
     let initial: Vec<Target> = {
@@ -103,28 +111,44 @@ pub fn follow(im: &Arc<Im>, directory: &Arc<Directory>) {
                 Reply::Nobody,
             ))
             .await;
-            while let Some(mut targets) = rx.recv().await {
+            while let Some(first) = rx.recv().await {
                 // Coalesce bursts (an LDAP sync commits many times): the replica state read
                 // at the last commit is the newest for each department.
+                let mut targets = Vec::new();
+                let mut settled = Vec::new();
+                let mut take = |message| match message {
+                    Follow::Targets(more) => targets.extend(more),
+                    Follow::Settle(done) => settled.push(done),
+                };
+                take(first);
                 while let Ok(more) = rx.try_recv() {
-                    targets.extend(more);
+                    take(more);
                 }
-                let mut seen = HashSet::new();
-                let mut newest: Vec<Target> = targets
-                    .into_iter()
-                    .rev()
-                    .filter(|t| seen.insert(t.department))
-                    .collect();
-                newest.reverse();
-                im.submit(Op::Structural(
-                    Box::new(Sync { targets: newest }),
-                    Reply::Nobody,
-                ))
-                .await;
+                if !targets.is_empty() {
+                    let mut seen = HashSet::new();
+                    let mut newest: Vec<Target> = targets
+                        .into_iter()
+                        .rev()
+                        .filter(|t| seen.insert(t.department))
+                        .collect();
+                    newest.reverse();
+                    im.submit(Op::Structural(
+                        Box::new(Sync { targets: newest }),
+                        Reply::Nobody,
+                    ))
+                    .await;
+                }
+                if !settled.is_empty() {
+                    im.flush().await;
+                    for done in settled {
+                        let _ = done.send(());
+                    }
+                }
             }
         })
     };
     im.keep(follower);
+    tx
 }
 
 /// Brings department conversations in line with their targets.

@@ -7,7 +7,7 @@ use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex, RwLock,
+        Arc, Mutex, OnceLock, RwLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
@@ -26,6 +26,7 @@ use super::{
     ImError,
     config::{ImConfig, Settings},
     conversations::{CreateDirect, CreateSystem},
+    departments::Follow,
     dispatch::{self, Dispatch},
     entities::{file, member},
     hub::{Hub, LocalHub, Outbound, SessionLink, Sessions},
@@ -67,6 +68,8 @@ pub struct Im {
     core: Mutex<Vec<JoinHandle<()>>>,
     /// Loops that run until shutdown stops them.
     loops: Mutex<Vec<JoinHandle<()>>>,
+    /// The inbox of the loop that keeps department chats in step with the directory.
+    department_follower: OnceLock<mpsc::UnboundedSender<Follow>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -117,9 +120,11 @@ impl Im {
             next_session: AtomicU64::new(1),
             core: Mutex::new(core),
             loops: Mutex::new(Vec::new()),
+            department_follower: OnceLock::new(),
         });
         im.load_admin_state().await?;
-        super::departments::follow(&im, &directory);
+        let follower = super::departments::follow(&im, &directory);
+        let _ = im.department_follower.set(follower);
         im.spawn_background();
         Ok(im)
     }
@@ -189,6 +194,18 @@ impl Im {
         let (tx, rx) = oneshot::channel();
         self.submit(Op::Structural(op, Reply::Channel(tx))).await;
         rx.await.map_err(|_| ImError::ShuttingDown)?
+    }
+
+    /// Waits until every directory commit made so far is reflected in the department chats
+    /// (start-up calls it after seeding, so the first clients see settled chats).
+    pub async fn departments_settled(&self) {
+        let Some(follower) = self.department_follower.get() else {
+            return;
+        };
+        let (tx, rx) = oneshot::channel();
+        if follower.send(Follow::Settle(tx)).is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Waits until everything queued so far is committed and delivered.
