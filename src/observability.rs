@@ -77,3 +77,82 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     );
     response
 }
+
+/// Upper bounds of the latency buckets, in microseconds (Prometheus adds `+Inf`).
+const BUCKETS_MICROS: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 5_000_000,
+];
+
+/// A lock-free latency histogram in Prometheus' cumulative form.
+#[derive(Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative; the last one is `+Inf`).
+    buckets: [AtomicU64; BUCKETS_MICROS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, elapsed: std::time::Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let index = BUCKETS_MICROS.partition_point(|&bound| bound < micros);
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Appends the `_bucket`, `_sum` and `_count` lines of one labelled series.
+    pub fn render(&self, name: &str, labels: &str, out: &mut String) {
+        let mut cumulative = 0;
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let le = BUCKETS_MICROS
+                .get(index)
+                .map_or("+Inf".to_owned(), |&b| format!("{}", b as f64 / 1e6));
+            out.push_str(&format!(
+                "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "{name}_sum{{{labels}}} {:.6}\n{name}_count{{{labels}}} {cumulative}\n",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Histogram;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_with_inclusive_bounds() {
+        let histogram = Histogram::default();
+        for micros in [50, 100, 101, 3_000, 9_000_000] {
+            histogram.observe(Duration::from_micros(micros));
+        }
+        let mut text = String::new();
+        histogram.render("x", "stage=\"a\"", &mut text);
+        assert!(
+            text.contains("x_bucket{stage=\"a\",le=\"0.0001\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_bucket{stage=\"a\",le=\"0.00025\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_bucket{stage=\"a\",le=\"0.005\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_bucket{stage=\"a\",le=\"5\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_bucket{stage=\"a\",le=\"+Inf\"} 5\n"),
+            "{text}"
+        );
+        assert!(text.contains("x_count{stage=\"a\"} 5\n"), "{text}");
+    }
+}

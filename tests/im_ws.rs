@@ -314,6 +314,27 @@ async fn three_devices_of_one_user(backend: Backend) {
     // The same device connecting again replaces the old session.
     let (_again, _) = Client::online(&app, &people[0], "tablet").await;
     assert_eq!(tablet.closed().await, Some(4005));
+    // Both sends went through every server stage, and /metrics says so.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for stage in ["queued", "commit", "fanout"] {
+        let count = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "switchboard_im_send_stage_seconds_count{{stage=\"{stage}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(count.is_some_and(|n| n >= 2), "{stage}: {metrics}");
+    }
     app.stop().await;
 }
 

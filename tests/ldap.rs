@@ -615,25 +615,59 @@ async fn writable_mode_writes_to_ldap_first() {
 }
 
 #[tokio::test]
-async fn incremental_sync_picks_up_adds_modifies_and_deletes() {
+async fn incremental_sync_by_content_sync() {
+    incremental_sync_picks_up_adds_modifies_moves_and_deletes(true).await;
+}
+
+#[tokio::test]
+async fn incremental_sync_by_change_attribute() {
+    incremental_sync_picks_up_adds_modifies_moves_and_deletes(false).await;
+}
+
+/// With `content_sync`, slapd's syncprov (RFC 4533) names who changed and who left; without,
+/// the run compares modifyTimestamp and lists every id. Both must reach the same directory.
+async fn incremental_sync_picks_up_adds_modifies_moves_and_deletes(content_sync: bool) {
     let slapd = Slapd::start(&[]);
     let storage = Storage::new(Backend::Sqlite).await;
-    let app = start(&storage, &slapd, "read_only").await;
+    let mut config = slapd.config("read_only");
+    config.content_sync = content_sync;
+    let app = TestApp::start_config(storage.config_with(false, Some(config))).await;
     let first = sync(&app, "incremental").await;
     assert_eq!(first["kind"], "full", "the first run is full: {first}");
+    let alice_before = person(&app, "alice").await.unwrap();
+    let yangyang_before = person(&app, "yangyang").await.unwrap();
     // modifyTimestamp has a one-second resolution.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     slapd.add("dn: uid=newbie,ou=QA,ou=RD,ou=Stellar,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: newbie\ncn: 新人\nsn: 新\ndisplayName: 新人\n");
     slapd.modify("dn: uid=alice,ou=Frontend,ou=RD,ou=Stellar,dc=example,dc=com\nchangetype: modify\nreplace: title\ntitle: Lead\n");
     slapd.delete("uid=bob,ou=Backend,ou=RD,ou=Stellar,dc=example,dc=com");
+    // A move to another department is a modrdn.
+    slapd.modify("dn: uid=yangyang,ou=Frontend,ou=RD,ou=Stellar,dc=example,dc=com\nchangetype: modrdn\nnewrdn: uid=yangyang\ndeleteoldrdn: 1\nnewsuperior: ou=QA,ou=RD,ou=Stellar,dc=example,dc=com\n");
     let run = sync(&app, "incremental").await;
     assert_eq!(run["kind"], "incremental", "{run}");
     assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["content_sync"], content_sync, "{run}");
     assert_eq!(run["counts"]["added"], 1, "{run}");
     assert_eq!(run["counts"]["disabled"], 1, "{run}");
+    assert_eq!(run["counts"]["moved"], 1, "{run}");
     assert_eq!(
         person(&app, "newbie").await.unwrap()["display_name"],
         "新人"
+    );
+    let yangyang = person(&app, "yangyang").await.unwrap();
+    assert_eq!(yangyang["id"], yangyang_before["id"], "a move is an update");
+    let qa = departments(&app)
+        .await
+        .into_iter()
+        .find(|d| d["ldap"]["dn"] == "ou=QA,ou=RD,ou=Stellar,dc=example,dc=com")
+        .unwrap();
+    assert!(
+        yangyang["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["department_id"] == qa["id"]),
+        "{yangyang}"
     );
     // modifyTimestamp has one-second resolution, so a run re-reads the second it stopped at
     // (here: the bulk load); the next one reads only what changed since.
@@ -643,7 +677,48 @@ async fn incremental_sync_picks_up_adds_modifies_and_deletes() {
         quiet["counts"]["read"].as_u64().unwrap() < 20,
         "only what changed is read in full: {quiet}"
     );
+    if content_sync {
+        // The server names what changed since the cookie: nothing, not the last second again.
+        assert_eq!(quiet["counts"]["read"], 0, "{quiet}");
+    }
     assert_eq!(quiet["counts"]["updated"], 0, "{quiet}");
+    assert_eq!(quiet["counts"]["disabled"], 0, "{quiet}");
     assert_eq!(person(&app, "alice").await.unwrap()["title"], "Lead");
     assert_eq!(person(&app, "bob").await.unwrap()["status"], "disabled");
+
+    // Alice leaves and comes back as a new entry (a new entryUUID, the same login).
+    slapd.delete("uid=alice,ou=Frontend,ou=RD,ou=Stellar,dc=example,dc=com");
+    let run = sync(&app, "incremental").await;
+    assert_eq!(run["counts"]["disabled"], 1, "{run}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    slapd.add("dn: uid=alice,ou=Frontend,ou=RD,ou=Stellar,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Smith\nsn: Smith\ndisplayName: Alice Smith\n");
+    let run = sync(&app, "incremental").await;
+    assert_eq!(run["counts"]["re_enabled"], 1, "{run}");
+    let back = person(&app, "alice").await.unwrap();
+    assert_eq!(back["id"], alice_before["id"], "{back}");
+    assert_eq!(back["status"], "active");
+
+    if content_sync {
+        // A cookie older than the server's session log: the server cannot name who left, so
+        // it lists everyone still there (the present phase) and the rest are gone.
+        let db = sea_orm::Database::connect(format!(
+            "sqlite://{}/switchboard.db",
+            storage.data_dir().display()
+        ))
+        .await
+        .expect("database");
+        let old = hex::encode("rid=000,csn=20200101000000.000000Z#000000#000#000000");
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &db,
+            &format!("UPDATE ldap_state SET sync_cookie = '{old}'"),
+        )
+        .await
+        .expect("cookie set back");
+        slapd.delete("uid=carol,ou=QA,ou=RD,ou=Stellar,dc=example,dc=com");
+        let run = sync(&app, "incremental").await;
+        assert_eq!(run["counts"]["content_sync"], true, "{run}");
+        assert_eq!(run["counts"]["disabled"], 1, "{run}");
+        assert_eq!(person(&app, "carol").await.unwrap()["status"], "disabled");
+        assert_eq!(person(&app, "alice").await.unwrap()["status"], "active");
+    }
 }

@@ -12,6 +12,7 @@ mod m20261125_000005_contacts;
 mod m20261125_000006_im;
 mod m20261125_000007_ldap;
 mod m20261125_000008_shared_transitions;
+mod m20261125_000009_ldap_sync_cookie;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_im::Migration),
             Box::new(m20261125_000007_ldap::Migration),
             Box::new(m20261125_000008_shared_transitions::Migration),
+            Box::new(m20261125_000009_ldap_sync_cookie::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 //! one message to reach every member of a large department chat, and a reconnect storm.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex, atomic::Ordering},
     time::{Duration, Instant},
 };
@@ -176,7 +177,7 @@ pub async fn run(args: ImArgs) -> Result<(), BoxError> {
     // The goal names half the saturation rate; lower rates show how latency falls with load
     // (server and load tool share the two cores, so "half" still leaves little idle CPU).
     for fraction in [2.0, 4.0, 10.0] {
-        latency(&fleet, &args, saturated / fraction).await?;
+        latency(&fleet, &server, &args, saturated / fraction).await?;
     }
     fanout(&fleet, &args).await?;
     storm(&fleet, &company, &server, &args).await?;
@@ -215,7 +216,7 @@ async fn saturation(fleet: &Fleet, server: &Server, args: &ImArgs) -> Result<f64
 }
 
 /// Open loop at `rate` messages per second to random pairs: send→deliver latency.
-async fn latency(fleet: &Fleet, args: &ImArgs, rate: f64) -> Result<(), BoxError> {
+async fn latency(fleet: &Fleet, server: &Server, args: &ImArgs, rate: f64) -> Result<(), BoxError> {
     let shared = &fleet.shared;
     let n = fleet.senders.len();
     let mut owed = 0.0;
@@ -227,10 +228,12 @@ async fn latency(fleet: &Fleet, args: &ImArgs, rate: f64) -> Result<(), BoxError
     let started = Instant::now();
     let mut last = Instant::now();
     let d0 = shared.delivered.load(Ordering::Acquire);
+    let mut stages_before = None;
     while started.elapsed() < total {
         tick.tick().await;
         if !shared.recording.load(Ordering::Relaxed) && started.elapsed() >= warmup {
             shared.recording.store(true, Ordering::Release);
+            stages_before = Some(send_stages(&server.base).await?);
         }
         let now = Instant::now();
         owed += rate * now.duration_since(last).as_secs_f64();
@@ -245,6 +248,7 @@ async fn latency(fleet: &Fleet, args: &ImArgs, rate: f64) -> Result<(), BoxError
         }
     }
     shared.recording.store(false, Ordering::Release);
+    let stages_after = send_stages(&server.base).await?;
     let achieved =
         (shared.delivered.load(Ordering::Acquire) - d0) as f64 / started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -254,6 +258,19 @@ async fn latency(fleet: &Fleet, args: &ImArgs, rate: f64) -> Result<(), BoxError
     let mut to_commit =
         std::mem::take(&mut *shared.to_commit.lock().unwrap_or_else(|e| e.into_inner()));
     to_commit.sort_unstable();
+    if let Some(before) = stages_before {
+        let line: Vec<String> = ["queued", "commit", "fanout"]
+            .iter()
+            .map(|stage| {
+                let (p50, p99) = stage_quantiles(&before, &stages_after, stage);
+                format!("{stage} p50 <= {p50} ms, p99 <= {p99} ms")
+            })
+            .collect();
+        println!(
+            "             server stages (bucket bounds): {}",
+            line.join("; ")
+        );
+    }
     println!(
         "             of which send→commit (ms clock): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
         percentile(&to_commit, 0.5),
@@ -269,6 +286,66 @@ async fn latency(fleet: &Fleet, args: &ImArgs, rate: f64) -> Result<(), BoxError
         samples.len()
     );
     Ok(())
+}
+
+/// The server's `switchboard_im_send_stage_seconds` buckets: stage → (upper bound in ms,
+/// cumulative count).
+type Stages = HashMap<String, Vec<(f64, u64)>>;
+
+async fn send_stages(base: &str) -> Result<Stages, BoxError> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let mut stages: Stages = HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("switchboard_im_send_stage_seconds_bucket{stage=\"")
+        else {
+            continue;
+        };
+        let parsed = (|| {
+            let (stage, rest) = rest.split_once("\",le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse::<f64>().ok()? * 1000.0
+            };
+            Some((stage.to_owned(), bound, count.trim().parse::<u64>().ok()?))
+        })();
+        if let Some((stage, bound, count)) = parsed {
+            stages.entry(stage).or_default().push((bound, count));
+        }
+    }
+    Ok(stages)
+}
+
+/// The bucket bounds holding the median and the 99th percentile of what was observed between
+/// two scrapes.
+fn stage_quantiles(before: &Stages, after: &Stages, stage: &str) -> (f64, f64) {
+    let empty = Vec::new();
+    let (before, after) = (
+        before.get(stage).unwrap_or(&empty),
+        after.get(stage).unwrap_or(&empty),
+    );
+    let deltas: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(bound, count)| {
+            let earlier = before
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0, |(_, c)| *c);
+            (bound, count.saturating_sub(earlier))
+        })
+        .collect();
+    let total = deltas.last().map_or(0, |(_, c)| *c);
+    let bound_at = |q: f64| {
+        deltas
+            .iter()
+            .find(|(_, c)| *c as f64 >= q * total as f64)
+            .map_or(f64::NAN, |(b, _)| *b)
+    };
+    (bound_at(0.5), bound_at(0.99))
 }
 
 /// One message into the big department chat: time until every other member has it.

@@ -213,10 +213,15 @@ custom = {{ employee_no = "employeeNumber" }}
         .await?;
     let incremental = started.elapsed().as_secs_f64();
     println!(
-        "incremental: {} changes picked up ({} read in full, {} updated) and every contact list updated in {:.2} s (goal <= 1 s)",
+        "incremental: {} changes picked up ({} read in full, {} updated, by {}) and every contact list updated in {:.2} s (goal <= 1 s)",
         people.len(),
         run.counts.read,
         run.counts.updated,
+        if run.counts.content_sync {
+            "RFC 4533 content sync"
+        } else {
+            "change attribute and an id listing"
+        },
         incremental
     );
     println!(

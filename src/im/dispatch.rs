@@ -3,7 +3,7 @@
 //! from the writer lets the next transaction start while this one is being delivered, and
 //! keeps every session's frames in commit order.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -14,6 +14,7 @@ use super::{
     model::{ConversationKind, MessageKind},
     ops::{Done, NewMessage, Reply},
     protocol::{self, Ack},
+    timings::SendTimings,
     webhooks::Webhooks,
 };
 use crate::directory::StaffId;
@@ -27,6 +28,7 @@ pub enum Dispatch {
         to: Arc<[StaffId]>,
         extra: Vec<StaffId>,
         reply: Reply,
+        committed: Instant,
     },
     /// An answer without a new message (errors, resends, structural results).
     Reply(Reply, Result<Done, ImError>),
@@ -86,6 +88,7 @@ pub async fn run(
     mut batches: mpsc::Receiver<Vec<Dispatch>>,
     hub: Arc<dyn Hub>,
     webhooks: Arc<Webhooks>,
+    timings: Arc<SendTimings>,
 ) {
     while let Some(batch) = batches.recv().await {
         for item in batch {
@@ -96,7 +99,11 @@ pub async fn run(
                     to,
                     extra,
                     reply,
-                } => deliver(&*hub, &webhooks, row, kind, &to, &extra, reply),
+                    committed,
+                } => {
+                    deliver(&*hub, &webhooks, row, kind, &to, &extra, reply);
+                    timings.fanout.observe(committed.elapsed());
+                }
                 Dispatch::Reply(reply, result) => answer(reply, result),
                 Dispatch::Flushed(done) => {
                     let _ = done.send(());

@@ -27,6 +27,7 @@ pub mod search;
 mod service;
 mod session;
 mod state;
+mod timings;
 pub mod webhooks;
 mod writer;
 

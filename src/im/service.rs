@@ -37,6 +37,7 @@ use super::{
     ops::{Done, Op, Reply, SendOp, Structural},
     protocol::{self, PresenceFrame, PresenceItem, ReadFrame, SendFrame, TypingFrame},
     state::{ImState, pair_key, system_key},
+    timings::SendTimings,
     webhooks::Webhooks,
     writer::{self, Writer, read, write},
 };
@@ -70,6 +71,7 @@ pub struct Im {
     loops: Mutex<Vec<JoinHandle<()>>>,
     /// The inbox of the loop that keeps department chats in step with the directory.
     department_follower: OnceLock<mpsc::UnboundedSender<Follow>>,
+    timings: Arc<SendTimings>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -97,10 +99,22 @@ impl Im {
         let webhooks = Arc::new(Webhooks::default());
         let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
         let (dispatch_tx, dispatch_rx) = mpsc::channel::<Vec<Dispatch>>(256);
-        let writer = Writer::new(db.clone(), state.clone(), dispatch_tx, config.batch_max);
+        let timings = Arc::new(SendTimings::default());
+        let writer = Writer::new(
+            db.clone(),
+            state.clone(),
+            dispatch_tx,
+            config.batch_max,
+            timings.clone(),
+        );
         let core = vec![
             tokio::spawn(writer.run(writer_rx)),
-            tokio::spawn(dispatch::run(dispatch_rx, hub.clone(), webhooks.clone())),
+            tokio::spawn(dispatch::run(
+                dispatch_rx,
+                hub.clone(),
+                webhooks.clone(),
+                timings.clone(),
+            )),
         ];
         let im = Arc::new(Self {
             db,
@@ -121,6 +135,7 @@ impl Im {
             core: Mutex::new(core),
             loops: Mutex::new(Vec::new()),
             department_follower: OnceLock::new(),
+            timings,
         });
         im.load_admin_state().await?;
         let follower = super::departments::follow(&im, &directory);
@@ -196,6 +211,11 @@ impl Im {
         rx.await.map_err(|_| ImError::ShuttingDown)?
     }
 
+    /// Appends the messaging metrics in Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.timings.render(out);
+    }
+
     /// Waits until every directory commit made so far is reflected in the department chats
     /// (start-up calls it after seeding, so the first clients see settled chats).
     pub async fn departments_settled(&self) {
@@ -265,6 +285,7 @@ impl Im {
 
     /// Validates, authorises and queues a message; the outcome goes to `reply`.
     pub async fn send(&self, sender: Sender, frame: SendFrame, reply: Reply) {
+        let received = std::time::Instant::now();
         match self.prepare_send(sender, frame).await {
             Ok((conversation, client_msg_id, body, mentions)) => {
                 self.submit(Op::Send(SendOp {
@@ -274,6 +295,7 @@ impl Im {
                     body,
                     mentions,
                     reply,
+                    received,
                 }))
                 .await;
             }

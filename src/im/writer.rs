@@ -7,6 +7,7 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, RwLock},
+    time::Instant,
 };
 
 use sea_orm::{
@@ -24,6 +25,7 @@ use super::{
     protocol::Ack,
     search,
     state::ImState,
+    timings::SendTimings,
 };
 use crate::directory::StaffId;
 
@@ -65,6 +67,7 @@ pub struct Writer {
     dispatch: mpsc::Sender<Vec<Dispatch>>,
     acks: AckCache,
     batch_max: usize,
+    timings: Arc<SendTimings>,
 }
 
 pub(crate) fn read(state: &RwLock<ImState>) -> std::sync::RwLockReadGuard<'_, ImState> {
@@ -96,6 +99,7 @@ impl Writer {
         state: Arc<RwLock<ImState>>,
         dispatch: mpsc::Sender<Vec<Dispatch>>,
         batch_max: usize,
+        timings: Arc<SendTimings>,
     ) -> Self {
         Self {
             db,
@@ -103,6 +107,7 @@ impl Writer {
             dispatch,
             acks: AckCache::default(),
             batch_max: batch_max.max(1),
+            timings,
         }
     }
 
@@ -167,6 +172,12 @@ impl Writer {
     async fn commit_sends(&mut self, sends: Vec<SendOp>) {
         if sends.is_empty() {
             return;
+        }
+        let batch_started = Instant::now();
+        for send in &sends {
+            self.timings
+                .queued
+                .observe(batch_started.saturating_duration_since(send.received));
         }
         let keys: Vec<Option<String>> = sends
             .iter()
@@ -255,7 +266,7 @@ impl Writer {
                         .build(backend),
                 );
             }
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let result = persist(&self.db, &rows, statements).await;
             let took = started.elapsed();
             if took > SLOW_COMMIT {
@@ -267,8 +278,13 @@ impl Writer {
             }
             result
         };
+        let committed_at = Instant::now();
         if let Err(error) = &committed {
             tracing::error!(%error, messages = rows.len(), "message commit failed");
+        } else {
+            for _ in &rows {
+                self.timings.commit.observe(committed_at - batch_started);
+            }
         }
 
         let mut recipients = HashMap::new();
@@ -328,6 +344,7 @@ impl Writer {
                         to,
                         extra: Vec::new(),
                         reply: send.reply,
+                        committed: committed_at,
                     });
                 }
             }
@@ -380,6 +397,7 @@ impl Writer {
                     to,
                     extra,
                     reply: Reply::Nobody,
+                    committed: Instant::now(),
                 });
             }
         }

@@ -163,6 +163,12 @@ pub struct RawLdapConfig {
     /// (Active Directory, per domain controller).
     #[serde(default = "modify_timestamp")]
     pub change_attribute: String,
+    /// Incremental runs use RFC 4533 content sync (refreshOnly with a stored cookie) for
+    /// people when the server offers it and `stable_id` is `entryUUID`: the server then says
+    /// who changed and who was deleted, so no run lists everyone. Off: always compare
+    /// `change_attribute` and list every id for deletions.
+    #[serde(default = "yes")]
+    pub content_sync: bool,
     pub departments: SearchSpec,
     #[serde(default = "department_attributes")]
     pub department_attributes: DepartmentAttributes,
@@ -193,6 +199,9 @@ fn fifteen_minutes() -> u64 {
 }
 fn twenty() -> u32 {
     20
+}
+fn yes() -> bool {
+    true
 }
 fn five_hundred() -> u32 {
     500
@@ -246,6 +255,7 @@ pub struct LdapConfig {
     pub page_size: i32,
     pub stable_id: String,
     pub change_attribute: String,
+    pub content_sync: bool,
     pub departments: SearchSpec,
     pub department_attributes: DepartmentAttributes,
     pub staff: SearchSpec,
@@ -328,6 +338,7 @@ impl LdapConfig {
             page_size: raw.page_size as i32,
             stable_id: raw.stable_id,
             change_attribute: raw.change_attribute,
+            content_sync: raw.content_sync,
             departments: raw.departments,
             department_attributes: raw.department_attributes,
             staff: raw.staff,

@@ -2,11 +2,19 @@
 //! paged searches (RFC 2696), and a short-lived connection per password check, because a bind
 //! on a shared ldap3 connection would change the identity of every clone of it.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+};
 
 use ldap3::{
-    Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry,
+    Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope, SearchEntry,
     adapters::{EntriesOnly, PagedResults},
+    controls::{
+        ControlType, EntryState, RefreshMode, SyncDone, SyncInfo, SyncRequest, SyncState,
+        parse_syncinfo,
+    },
 };
 
 use super::{
@@ -16,6 +24,8 @@ use super::{
 
 /// OID of the simple paged results control (RFC 2696).
 const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+/// OID of the content synchronisation request control (RFC 4533).
+const SYNC_REQUEST_OID: &str = "1.3.6.1.4.1.4203.1.9.1.1";
 
 /// One entry as read: DN and attributes (names lower-cased), binary attributes separately.
 #[derive(Debug, Clone, Default)]
@@ -143,27 +153,47 @@ pub async fn check_password(
     Ok(result.rc == 0)
 }
 
-/// Whether the server announces the paged-results control in its root DSE.
-pub async fn supports_paging(ldap: &mut Ldap) -> Result<bool, LdapError> {
+/// Controls the server announces in its root DSE that a sync can use.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerFeatures {
+    /// RFC 2696 paged results.
+    pub paging: bool,
+    /// RFC 4533 content synchronisation (OpenLDAP's syncprov).
+    pub content_sync: bool,
+}
+
+pub async fn server_features(ldap: &mut Ldap) -> Result<ServerFeatures, LdapError> {
     let (entries, _) = ldap
         .search("", Scope::Base, "(objectClass=*)", vec!["supportedControl"])
         .await
         .map_err(|e| LdapError::Unreachable(format!("root DSE: {e}")))?
         .success()
         .map_err(|e| LdapError::Search(format!("root DSE: {e}")))?;
-    Ok(entries.into_iter().filter_map(construct).any(|e| {
-        e.all("supportedControl")
-            .iter()
-            .any(|oid| oid == PAGED_RESULTS_OID)
-    }))
+    let controls: Vec<String> = entries
+        .into_iter()
+        .filter_map(construct)
+        .flat_map(|e| e.all("supportedControl").to_vec())
+        .collect();
+    let offered = |oid: &str| controls.iter().any(|c| c == oid);
+    Ok(ServerFeatures {
+        paging: offered(PAGED_RESULTS_OID),
+        content_sync: offered(SYNC_REQUEST_OID),
+    })
 }
 
 /// Parses a raw entry; the BER parser panics on malformed input, which must not take the sync
 /// (or the server) down with it.
-fn construct(raw: ldap3::ResultEntry) -> Option<Entry> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
+fn construct(raw: ResultEntry) -> Option<Entry> {
+    catch_unwind(AssertUnwindSafe(|| SearchEntry::construct(raw)))
         .ok()
         .map(Entry::from_search_entry)
+}
+
+fn ldap_scope(scope: SearchScope) -> Scope {
+    match scope {
+        SearchScope::One => Scope::OneLevel,
+        SearchScope::Sub => Scope::Subtree,
+    }
 }
 
 /// Runs a search, paged when `paged`, and returns every entry — or an error if any page failed
@@ -177,10 +207,7 @@ pub async fn search_all(
     attrs: Vec<String>,
     paged: bool,
 ) -> Result<(Vec<Entry>, usize), LdapError> {
-    let scope = match scope {
-        SearchScope::One => Scope::OneLevel,
-        SearchScope::Sub => Scope::Subtree,
-    };
+    let scope = ldap_scope(scope);
     let mut stream = if paged {
         let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> = vec![
             Box::new(EntriesOnly::new()),
@@ -218,4 +245,145 @@ pub async fn search_all(
         )));
     }
     Ok((entries, unreadable))
+}
+
+/// What an RFC 4533 refreshOnly search returned.
+#[derive(Debug, Default)]
+pub struct ContentSync {
+    /// Entries added or changed since the cookie, with their attributes.
+    pub changed: Vec<Entry>,
+    pub unreadable: usize,
+    /// entryUUIDs that left the search since the cookie (deleted, moved out, no longer
+    /// matching the filter): the delete phase.
+    pub deleted: HashSet<String>,
+    /// entryUUIDs still there unchanged: the present phase.
+    pub present: HashSet<String>,
+    /// The server used the delete phase: whoever is not in `deleted` is still there. Otherwise
+    /// (present phase) whoever is neither changed nor in `present` is gone.
+    pub refresh_deletes: bool,
+    /// Where the next run starts.
+    pub cookie: Option<Vec<u8>>,
+}
+
+/// An RFC 4533 content synchronisation in refreshOnly mode: since `cookie` (everything when
+/// `None`). Not paged (the protocol does not allow it), so a server's size limit can refuse
+/// it; the caller then falls back to a paged search.
+pub async fn content_sync(
+    ldap: &mut Ldap,
+    base: &str,
+    scope: SearchScope,
+    filter: &str,
+    attrs: Vec<String>,
+    cookie: Option<Vec<u8>>,
+) -> Result<ContentSync, LdapError> {
+    let request = SyncRequest {
+        mode: RefreshMode::RefreshOnly,
+        cookie,
+        reload_hint: false,
+    };
+    let mut stream = ldap
+        .with_controls(request)
+        .streaming_search(base, ldap_scope(scope), filter, attrs)
+        .await
+        .map_err(|e| LdapError::Search(format!("{base} (content sync): {e}")))?;
+    let mut out = ContentSync::default();
+    let malformed = || LdapError::Search(format!("{base}: a malformed content-sync message"));
+    loop {
+        let raw = match stream.next().await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => break,
+            Err(e) => return Err(LdapError::Search(format!("{base} (content sync): {e}"))),
+        };
+        if raw.is_ref() {
+            continue;
+        }
+        if raw.is_intermediate() {
+            // ldap3's parsers panic on malformed input; a server must not take us down.
+            let info =
+                catch_unwind(AssertUnwindSafe(|| parse_syncinfo(raw))).map_err(|_| malformed())?;
+            match info {
+                SyncInfo::NewCookie(cookie) => out.cookie = Some(cookie),
+                SyncInfo::RefreshDelete { cookie, .. }
+                | SyncInfo::RefreshPresent { cookie, .. } => {
+                    out.cookie = cookie.or(out.cookie.take());
+                }
+                SyncInfo::SyncIdSet {
+                    cookie,
+                    refresh_deletes,
+                    sync_uuids,
+                } => {
+                    out.cookie = cookie.or(out.cookie.take());
+                    let ids = sync_uuids.iter().filter_map(|u| uuid_string(u));
+                    if refresh_deletes {
+                        out.deleted.extend(ids);
+                    } else {
+                        out.present.extend(ids);
+                    }
+                }
+            }
+            continue;
+        }
+        let state = raw
+            .1
+            .iter()
+            .find(|c| matches!(c.0, Some(ControlType::SyncState)))
+            .map(|c| catch_unwind(AssertUnwindSafe(|| c.1.parse::<SyncState>())))
+            .transpose()
+            .map_err(|_| malformed())?;
+        let Some(state) = state else {
+            // Not part of the protocol; read it as a change rather than lose it.
+            match construct(raw) {
+                Some(entry) => out.changed.push(entry),
+                None => out.unreadable += 1,
+            }
+            continue;
+        };
+        if let Some(cookie) = state.cookie {
+            out.cookie = Some(cookie);
+        }
+        let Some(uuid) = uuid_string(&state.entry_uuid) else {
+            return Err(malformed());
+        };
+        match state.state {
+            EntryState::Add | EntryState::Modify => match construct(raw) {
+                Some(entry) => out.changed.push(entry),
+                None => out.unreadable += 1,
+            },
+            EntryState::Present => {
+                out.present.insert(uuid);
+            }
+            EntryState::Delete => {
+                out.deleted.insert(uuid);
+            }
+        }
+    }
+    let result = stream.finish().await;
+    if result.rc != 0 {
+        return Err(LdapError::Search(format!(
+            "{base} (content sync): result {} {}",
+            result.rc, result.text
+        )));
+    }
+    let done = result
+        .ctrls
+        .iter()
+        .find(|c| matches!(c.0, Some(ControlType::SyncDone)))
+        .map(|c| catch_unwind(AssertUnwindSafe(|| c.1.parse::<SyncDone>())))
+        .transpose()
+        .map_err(|_| malformed())?
+        .ok_or_else(|| {
+            LdapError::Search(format!("{base}: the server sent no sync-done control"))
+        })?;
+    out.refresh_deletes = done.refresh_deletes;
+    if done.cookie.is_some() {
+        out.cookie = done.cookie;
+    }
+    Ok(out)
+}
+
+/// A 16-byte syncUUID in entryUUID's text form.
+fn uuid_string(bytes: &[u8]) -> Option<String> {
+    uuid::Uuid::from_slice(bytes)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
 }

@@ -48,6 +48,10 @@ pub struct Counts {
     pub groups: usize,
     /// Entries read from LDAP.
     pub read: usize,
+    /// People were read by RFC 4533 content sync: the server sent only who changed and who
+    /// left (else: a change-attribute comparison plus a listing of every id).
+    #[serde(default)]
+    pub content_sync: bool,
 }
 
 /// One sync run, as the admin API shows it.
@@ -200,42 +204,57 @@ pub async fn release_lease(db: &DatabaseConnection, holder: &str) -> Result<(), 
     Ok(())
 }
 
-/// The newest change mark (`change_attribute`) applied by a sync, if any.
-pub async fn high_water(db: &DatabaseConnection) -> Result<Option<String>, LdapError> {
+/// Where the last successful run left off.
+#[derive(Debug, Default)]
+pub struct Mark {
+    /// The newest change mark (`change_attribute`) applied, if any run has finished.
+    pub high_water: Option<String>,
+    /// The RFC 4533 content-sync cookie, when the server gives one.
+    pub cookie: Option<Vec<u8>>,
+}
+
+pub async fn mark(db: &DatabaseConnection) -> Result<Mark, LdapError> {
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT high_water FROM ldap_state WHERE id = 1",
+            "SELECT high_water, sync_cookie FROM ldap_state WHERE id = 1",
         ))
         .await?;
-    Ok(match row {
-        Some(row) => Some(row.try_get::<String>("", "high_water")?).filter(|h| !h.is_empty()),
-        None => None,
-    })
+    let Some(row) = row else {
+        return Ok(Mark::default());
+    };
+    let high_water = Some(row.try_get::<String>("", "high_water")?).filter(|h| !h.is_empty());
+    let cookie = row
+        .try_get::<Option<String>>("", "sync_cookie")?
+        .and_then(|c| hex::decode(c).ok());
+    Ok(Mark { high_water, cookie })
 }
 
-pub async fn set_high_water(
+/// Records where a successful run left off (and, for a full run, when it ran).
+pub async fn set_mark(
     db: &DatabaseConnection,
     high_water: &str,
+    cookie: Option<&[u8]>,
     full: bool,
 ) -> Result<(), LdapError> {
     let backend = db.get_database_backend();
+    let cookie: Option<String> = cookie.map(hex::encode);
     let updated = db
         .execute_raw(Statement::from_sql_and_values(
             backend,
             if full {
-                "UPDATE ldap_state SET high_water = $1, last_full_at = $2 WHERE id = 1"
+                "UPDATE ldap_state SET high_water = $1, sync_cookie = $2, last_full_at = $3 WHERE id = 1"
             } else {
-                "UPDATE ldap_state SET high_water = $1 WHERE id = 1 AND $2 >= 0"
+                "UPDATE ldap_state SET high_water = $1, sync_cookie = $2 WHERE id = 1 AND $3 >= 0"
             },
-            [high_water.into(), now().into()],
+            [high_water.into(), cookie.clone().into(), now().into()],
         ))
         .await?;
     if updated.rows_affected() == 0 {
         db.execute_raw(Statement::from_sql_and_values(
             backend,
-            "INSERT INTO ldap_state (id, high_water, last_full_at) VALUES (1, $1, $2)",
-            [high_water.into(), now().into()],
+            "INSERT INTO ldap_state (id, high_water, sync_cookie, last_full_at) VALUES (1, $1, $2, $3)",
+            [high_water.into(), cookie.into(), now().into()],
         ))
         .await?;
     }

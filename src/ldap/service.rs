@@ -143,29 +143,31 @@ impl LdapService {
         kind: SyncKind,
         approved: bool,
     ) -> Result<Run, LdapError> {
-        let high_water = runs::high_water(&self.db).await?;
+        let mark = runs::mark(&self.db).await?;
         let full = match kind {
             SyncKind::Full => true,
-            SyncKind::Incremental => high_water.is_none(),
-            SyncKind::Auto => high_water.is_none() || self.full_is_due().await?,
+            SyncKind::Incremental => mark.high_water.is_none(),
+            SyncKind::Auto => mark.high_water.is_none() || self.full_is_due().await?,
         };
         let id = runs::start(&self.db, trigger, if full { "full" } else { "incremental" }).await?;
         let span = tracing::info_span!("ldap_sync", run = %id, full);
-        self.run(id, full, high_water, approved)
-            .instrument(span)
-            .await
+        self.run(id, full, mark, approved).instrument(span).await
     }
 
     async fn run(
         &self,
         id: Uuid,
         full: bool,
-        high_water: Option<String>,
+        mark: runs::Mark,
         approved: bool,
     ) -> Result<Run, LdapError> {
         let started = std::time::Instant::now();
-        let since = if full { None } else { high_water.as_deref() };
-        let remote = match sync::read(&self.config, since).await {
+        let (since, cookie) = if full {
+            (None, None)
+        } else {
+            (mark.high_water.as_deref(), mark.cookie.clone())
+        };
+        let remote = match sync::read(&self.config, since, cookie).await {
             Ok(remote) => remote,
             Err(error) => {
                 runs::finish(
@@ -184,6 +186,7 @@ impl LdapService {
         let read_at = started.elapsed();
         let mut counts = Counts {
             read: remote.read,
+            content_sync: remote.content_sync,
             ..Default::default()
         };
         let blocked = {
@@ -217,11 +220,14 @@ impl LdapService {
             groups_ms = (started.elapsed() - applied_at).as_millis() as u64,
             "LDAP sync phases"
         );
-        if let Some(mark) = &remote.newest_modified {
-            runs::set_high_water(&self.db, mark, full).await?;
-        } else if full {
-            runs::set_high_water(&self.db, high_water.as_deref().unwrap_or(""), true).await?;
-        }
+        // Change marks only grow: a run that read no person keeps the old one.
+        let high_water = remote
+            .newest_modified
+            .as_deref()
+            .or(mark.high_water.as_deref())
+            .unwrap_or("");
+        let cookie = remote.cookie.as_deref().or(mark.cookie.as_deref());
+        runs::set_mark(&self.db, high_water, cookie, full).await?;
         let message = format!(
             "{} added, {} updated, {} moved, {} disabled, {} re-enabled, {} skipped",
             counts.added,
@@ -336,9 +342,9 @@ impl LdapService {
     /// Connects, binds, counts, maps one sample and works out what a sync would do.
     pub async fn test(&self) -> Result<TestReport, LdapError> {
         let mut ldap = connection::service_connection(&self.config).await?;
-        let paging = connection::supports_paging(&mut ldap).await?;
+        let paging = connection::server_features(&mut ldap).await?.paging;
         let _ = ldap.unbind().await;
-        let remote = sync::read(&self.config, None).await?;
+        let remote = sync::read(&self.config, None, None).await?;
         let sample = remote.staff.first().map(|s| {
             serde_json::json!({
                 "dn": s.dn, "stable_id": s.stable_id, "login": s.login, "display_name": s.display_name,

@@ -37,12 +37,49 @@ pub struct Remote {
     pub full: bool,
     /// Whether groups were read (an incremental run skips them when none changed).
     pub groups_read: bool,
+    /// How this run knows who left LDAP.
+    pub departures: Departures,
+    /// People came by RFC 4533 content sync (only who changed, and who left).
+    pub content_sync: bool,
+    /// The content-sync cookie the next incremental run starts from.
+    pub cookie: Option<Vec<u8>>,
 }
 
-/// Reads LDAP. `since` selects an incremental run (people changed at or after it).
-pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, LdapError> {
+/// How a run knows who left LDAP.
+#[derive(Debug, Default)]
+pub enum Departures {
+    /// Everyone LDAP has is in `present`; whoever is not, left.
+    #[default]
+    NotPresent,
+    /// The server named who left since the last run (RFC 4533's delete phase); everyone
+    /// else is still there.
+    Named(HashSet<String>),
+}
+
+impl Remote {
+    /// Whether the person with this stable id is gone from LDAP, as far as this run knows.
+    pub fn has_left(&self, stable_id: &str) -> bool {
+        match &self.departures {
+            Departures::NotPresent => !self.present.contains(stable_id),
+            Departures::Named(left) => left.contains(stable_id),
+        }
+    }
+}
+
+/// Reads LDAP. `since` selects an incremental run (people changed at or after it); with a
+/// content-sync `cookie` and a server that offers RFC 4533, people are read by content sync.
+pub async fn read(
+    config: &LdapConfig,
+    since: Option<&str>,
+    cookie: Option<Vec<u8>>,
+) -> Result<Remote, LdapError> {
     let mut ldap = connection::service_connection(config).await?;
-    let paged = connection::supports_paging(&mut ldap).await?;
+    let features = connection::server_features(&mut ldap).await?;
+    let paged = features.paging;
+    // syncUUIDs are entryUUIDs: content sync can name people only when that is their id.
+    let content_sync = config.content_sync
+        && features.content_sync
+        && config.stable_id.eq_ignore_ascii_case("entryUUID");
     let mut remote = Remote::default();
     let search = |base: &str, scope, filter: String, attrs: Vec<String>| {
         let mut ldap = ldap.clone();
@@ -78,47 +115,84 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
         }
     }
 
-    let staff_filter = match since {
-        Some(mark) => format!(
-            "(&{}({}>={}))",
-            config.staff.filter,
-            config.change_attribute,
-            ldap3::ldap_escape(mark)
-        ),
-        None => config.staff.filter.clone(),
+    let synced = match (since, cookie, content_sync) {
+        (Some(_), Some(cookie), true) => {
+            match connection::content_sync(
+                &mut ldap.clone(),
+                &config.staff.base_dn,
+                config.staff.scope,
+                &config.staff.filter,
+                mapping::staff_attributes(config),
+                Some(cookie),
+            )
+            .await
+            {
+                Ok(synced) => Some(synced),
+                Err(error) => {
+                    // E.g. a size limit, or a cookie the server no longer accepts.
+                    tracing::warn!(%error, "content sync refused; comparing the change attribute instead");
+                    None
+                }
+            }
+        }
+        _ => None,
     };
-    let (entries, unreadable) = search(
-        &config.staff.base_dn,
-        config.staff.scope,
-        staff_filter,
-        mapping::staff_attributes(config),
-    )
-    .await?;
-    remote.read += entries.len() + unreadable;
-    for _ in 0..unreadable {
-        remote.failures.push(RecordFailure {
-            dn: "?".into(),
-            reason: "an entry could not be parsed".into(),
-        });
-    }
-    collect_staff(&mut remote, &entries, config);
-
-    // Deletions need everyone's id, also in an incremental run (ids only: cheap).
-    if since.is_some() {
-        let (ids, _) = search(
-            &config.staff.base_dn,
-            config.staff.scope,
-            config.staff.filter.clone(),
-            vec![config.stable_id.clone()],
-        )
-        .await?;
-        for entry in &ids {
-            if let Some(id) = mapping::stable_id(entry, &config.stable_id) {
-                remote.present.insert(id);
-                remote.staff_by_dn.insert(
-                    normalize_dn(&entry.dn),
-                    mapping::stable_id(entry, &config.stable_id).unwrap_or_default(),
-                );
+    match synced {
+        Some(synced) => {
+            remote.content_sync = true;
+            remote.read += synced.changed.len() + synced.unreadable;
+            note_unreadable(&mut remote, synced.unreadable);
+            collect_staff(&mut remote, &synced.changed, config);
+            remote.departures = if synced.refresh_deletes {
+                Departures::Named(synced.deleted)
+            } else {
+                // The present phase: the server listed everyone who is still there.
+                remote.present.extend(synced.present);
+                Departures::NotPresent
+            };
+            remote.cookie = synced.cookie;
+        }
+        None => {
+            if content_sync {
+                // Taken before the reads, so whatever changes meanwhile is replayed next time.
+                remote.cookie = fresh_cookie(&mut ldap.clone(), config).await;
+            }
+            let staff_filter = match since {
+                Some(mark) => format!(
+                    "(&{}({}>={}))",
+                    config.staff.filter,
+                    config.change_attribute,
+                    ldap3::ldap_escape(mark)
+                ),
+                None => config.staff.filter.clone(),
+            };
+            let (entries, unreadable) = search(
+                &config.staff.base_dn,
+                config.staff.scope,
+                staff_filter,
+                mapping::staff_attributes(config),
+            )
+            .await?;
+            remote.read += entries.len() + unreadable;
+            note_unreadable(&mut remote, unreadable);
+            collect_staff(&mut remote, &entries, config);
+            // Deletions need everyone's id, also in an incremental run (ids only: cheap).
+            if since.is_some() {
+                let (ids, _) = search(
+                    &config.staff.base_dn,
+                    config.staff.scope,
+                    config.staff.filter.clone(),
+                    vec![config.stable_id.clone()],
+                )
+                .await?;
+                for entry in &ids {
+                    if let Some(id) = mapping::stable_id(entry, &config.stable_id) {
+                        remote
+                            .staff_by_dn
+                            .insert(normalize_dn(&entry.dn), id.clone());
+                        remote.present.insert(id);
+                    }
+                }
             }
         }
     }
@@ -158,6 +232,38 @@ pub async fn read(config: &LdapConfig, since: Option<&str>) -> Result<Remote, Ld
     }
     let _ = ldap.unbind().await;
     Ok(remote)
+}
+
+fn note_unreadable(remote: &mut Remote, unreadable: usize) {
+    for _ in 0..unreadable {
+        remote.failures.push(RecordFailure {
+            dn: "?".into(),
+            reason: "an entry could not be parsed".into(),
+        });
+    }
+}
+
+/// A content-sync cookie for "now", from a search that matches nobody: the server answers
+/// with its current state and no entries. `None` when the server will not give one (the next
+/// incremental run then compares the change attribute).
+async fn fresh_cookie(ldap: &mut ldap3::Ldap, config: &LdapConfig) -> Option<Vec<u8>> {
+    let nobody = format!("(&{}(!(objectClass=*)))", config.staff.filter);
+    match connection::content_sync(
+        ldap,
+        &config.staff.base_dn,
+        config.staff.scope,
+        &nobody,
+        vec!["1.1".to_owned()],
+        None,
+    )
+    .await
+    {
+        Ok(synced) => synced.cookie,
+        Err(error) => {
+            tracing::warn!(%error, "no content-sync cookie; incremental runs compare the change attribute");
+            None
+        }
+    }
 }
 
 fn collect_staff(remote: &mut Remote, entries: &[Entry], config: &LdapConfig) {
@@ -200,7 +306,7 @@ pub fn to_disable(replica: &Replica, remote: &Remote) -> Vec<StaffId> {
         .filter(|s| {
             s.ldap
                 .as_ref()
-                .is_some_and(|l| !remote.present.contains(&l.stable_id))
+                .is_some_and(|l| remote.has_left(&l.stable_id))
         })
         .map(|s| s.id)
         .collect()
@@ -512,9 +618,20 @@ pub fn apply(
 pub fn group_members(remote: &Remote, replica: &Replica) -> Vec<(String, BTreeSet<StaffId>)> {
     let groups: HashMap<&str, &RemoteGroup> =
         remote.groups.iter().map(|g| (g.ndn.as_str(), g)).collect();
+    // A content-sync run read only who changed: everyone else is known by their DN.
+    let unchanged: HashMap<String, StaffId> = if remote.content_sync {
+        replica
+            .all_staff()
+            .filter_map(|s| s.ldap.as_ref().map(|l| (normalize_dn(&l.dn), s.id)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let staff_id = |dn: &str| -> Option<StaffId> {
-        let stable = remote.staff_by_dn.get(dn)?;
-        replica.staff_by_ldap_id(stable).map(|s| s.id)
+        match remote.staff_by_dn.get(dn) {
+            Some(stable) => replica.staff_by_ldap_id(stable).map(|s| s.id),
+            None => unchanged.get(dn).copied(),
+        }
     };
     let mut out = Vec::new();
     for group in &remote.groups {
