@@ -324,7 +324,7 @@ async fn three_devices_of_one_user(backend: Backend) {
         .text()
         .await
         .expect("text");
-    for stage in ["queued", "commit", "fanout"] {
+    for stage in ["authorise", "queued", "commit", "fanout"] {
         let count = metrics
             .lines()
             .find_map(|l| {

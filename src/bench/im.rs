@@ -259,7 +259,7 @@ async fn latency(fleet: &Fleet, server: &Server, args: &ImArgs, rate: f64) -> Re
         std::mem::take(&mut *shared.to_commit.lock().unwrap_or_else(|e| e.into_inner()));
     to_commit.sort_unstable();
     if let Some(before) = stages_before {
-        let line: Vec<String> = ["queued", "commit", "fanout"]
+        let line: Vec<String> = ["authorise", "queued", "commit", "fanout"]
             .iter()
             .map(|stage| {
                 let (p50, p99) = stage_quantiles(&before, &stages_after, stage);

@@ -464,10 +464,10 @@ impl PolicyListener for Contacts {
     fn policy_changed(
         &self,
         version: Version,
-        _old: &PolicySnapshot,
+        old: &PolicySnapshot,
         new: &PolicySnapshot,
         replica: &Replica,
     ) {
-        self.timed(|state| state.apply_policy_change(version, new, replica));
+        self.timed(|state| state.apply_policy_change(version, old, new, replica));
     }
 }

@@ -379,6 +379,7 @@ impl ContactsState {
     pub fn apply_policy_change(
         &mut self,
         version: Version,
+        old: &PolicySnapshot,
         new: &PolicySnapshot,
         replica: &Replica,
     ) {
@@ -389,6 +390,7 @@ impl ContactsState {
             .filter(|c| c.live)
             .map(|c| c.key.clone())
             .collect();
+        let mut replaced: HashSet<ClassKey> = HashSet::new();
         for key in live {
             let Some(class) = self.classes.get(&key) else {
                 continue;
@@ -396,16 +398,43 @@ impl ContactsState {
             let profile = profiles.get(new, class.profile.roles.clone()).0.clone();
             // A class whose rules start or stop depending on departments is replaced: its
             // people move to new classes below, and keep this one's view until then.
-            if profile.grants.uses_own() != class.profile.grants.uses_own()
-                || profile == class.profile
-            {
+            if profile.grants.uses_own() != class.profile.grants.uses_own() {
+                replaced.insert(key);
+                continue;
+            }
+            if profile == class.profile {
                 continue;
             }
             if let Some(class) = self.classes.get_mut(&key) {
                 class.replace_profile(version, profile, replica, &mut self.slots);
             }
         }
-        let people: Vec<StaffId> = self.users.keys().copied().collect();
+        // A class is named by its role set (and, where rules use them, the own departments,
+        // which only directory changes move): only people whose roles changed, or whose class
+        // was replaced, can change class. Everyone else stays, and a rule edit in a company
+        // of 100,000 does not classify 100,000 people again.
+        let mut people: HashSet<StaffId> = HashSet::new();
+        if !Arc::ptr_eq(&old.staff_roles, &new.staff_roles) {
+            let differs = |roles: &HashMap<StaffId, BTreeSet<RoleId>>,
+                           others: &HashMap<StaffId, BTreeSet<RoleId>>| {
+                roles
+                    .iter()
+                    .filter(|(staff, held)| others.get(*staff) != Some(*held))
+                    .map(|(staff, _)| *staff)
+                    .collect::<Vec<_>>()
+            };
+            people.extend(differs(&old.staff_roles, &new.staff_roles));
+            people.extend(differs(&new.staff_roles, &old.staff_roles));
+        }
+        if !replaced.is_empty() {
+            people.extend(
+                self.users
+                    .iter()
+                    .filter(|(_, user)| replaced.contains(&user.class))
+                    .map(|(staff, _)| *staff),
+            );
+        }
+        people.retain(|staff| self.users.contains_key(staff));
         let mut diffs = MoveDiffs::new();
         for staff in people {
             let key = self.classify(staff, new, replica, &mut profiles);

@@ -27,8 +27,8 @@ pub struct SendOp {
     pub body: MessageBody,
     pub mentions: Mentions,
     pub reply: Reply,
-    /// When the send reached the service (for the stage timings).
-    pub received: std::time::Instant,
+    /// When the send was queued for the writer (for the stage timings).
+    pub queued: std::time::Instant,
 }
 
 /// Where the outcome of an operation goes.

@@ -288,6 +288,8 @@ impl Im {
         let received = std::time::Instant::now();
         match self.prepare_send(sender, frame).await {
             Ok((conversation, client_msg_id, body, mentions)) => {
+                let queued = std::time::Instant::now();
+                self.timings.authorise.observe(queued - received);
                 self.submit(Op::Send(SendOp {
                     conversation,
                     sender,
@@ -295,7 +297,7 @@ impl Im {
                     body,
                     mentions,
                     reply,
-                    received,
+                    queued,
                 }))
                 .await;
             }

@@ -7,8 +7,10 @@ use crate::observability::Histogram;
 
 #[derive(Default)]
 pub struct SendTimings {
-    /// From the send reaching the service (frame parsed, or REST call) to the writer taking
-    /// it into a batch: authorisation and the wait in the writer's queue.
+    /// From the send reaching the service (frame parsed, or REST call) to its being queued
+    /// for the writer: validation and authorisation (finding or creating the conversation).
+    pub authorise: Histogram,
+    /// From being queued to the writer taking it into a batch.
     pub queued: Histogram,
     /// From the batch starting to its commit being durable (resend lookup included).
     pub commit: Histogram,
@@ -23,6 +25,7 @@ impl SendTimings {
             "# HELP {NAME} Time a message spends in each server stage.\n# TYPE {NAME} histogram\n"
         ));
         for (stage, histogram) in [
+            ("authorise", &self.authorise),
             ("queued", &self.queued),
             ("commit", &self.commit),
             ("fanout", &self.fanout),

@@ -177,7 +177,7 @@ impl Writer {
         for send in &sends {
             self.timings
                 .queued
-                .observe(batch_started.saturating_duration_since(send.received));
+                .observe(batch_started.saturating_duration_since(send.queued));
         }
         let keys: Vec<Option<String>> = sends
             .iter()
