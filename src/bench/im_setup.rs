@@ -197,7 +197,8 @@ impl Server {
             .arg(dir)
             .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            // Logs go to stdout, panics to stderr: both into the log.
+            .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .spawn()?;
         let server = Self {

@@ -12,7 +12,7 @@ use std::{
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait,
-    TransactionTrait, sea_query::Expr,
+    SqlErr, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::mpsc;
 
@@ -31,8 +31,9 @@ use crate::directory::StaffId;
 
 /// Rows per INSERT statement (well under SQLite's and PostgreSQL's parameter limits).
 const ROWS_PER_INSERT: usize = 500;
-/// A group commit slower than this is logged (it delays every ack of its batch).
-const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
+/// A batch slower than this is logged with where its time went (it delays every ack of the
+/// batch and every send queued behind it).
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
 /// Recent acks kept in memory for resends.
 const ACK_CACHE: usize = 100_000;
 
@@ -169,6 +170,66 @@ impl Writer {
         Ok(found)
     }
 
+    /// Plans a batch against the current state: a row (with its seq) for each new message,
+    /// and what to answer for resends, refusals and repeats within the batch.
+    fn plan_sends(
+        &self,
+        sends: &[SendOp],
+        keys: &[Option<String>],
+        stored: &HashMap<String, Ack>,
+    ) -> (
+        Vec<NewMessage>,
+        Vec<Outcome>,
+        Vec<(ConversationId, StaffId)>,
+    ) {
+        let mut rows: Vec<NewMessage> = Vec::with_capacity(sends.len());
+        let mut outcomes = Vec::with_capacity(sends.len());
+        let mut first_sends: Vec<(ConversationId, StaffId)> = Vec::new();
+        let state = read(&self.state);
+        let mut ctx = PlanCtx::new(self.db.get_database_backend(), state.next_gid);
+        let mut in_batch: HashMap<&str, usize> = HashMap::new();
+        for (send, key) in sends.iter().zip(keys) {
+            if let Some(key) = key {
+                if let Some(ack) = self.acks.get(key).or_else(|| stored.get(key)) {
+                    outcomes.push(Outcome::Duplicate(ack.clone()));
+                    continue;
+                }
+                if let Some(index) = in_batch.get(key.as_str()) {
+                    outcomes.push(Outcome::SameBatch(*index));
+                    continue;
+                }
+            }
+            if let Err(error) = admit(&state, send, ctx.now) {
+                outcomes.push(Outcome::Refused(error));
+                continue;
+            }
+            let mut row = ctx.event(
+                &state,
+                send.conversation,
+                send.sender.staff(),
+                send.body.clone(),
+                None,
+            );
+            row.client_msg_id = send.client_msg_id.clone();
+            row.dedup_key = key.clone();
+            row.mentions = send.mentions.clone();
+            if let Some(staff) = send.sender.staff()
+                && state
+                    .member(send.conversation, staff)
+                    .is_some_and(|m| !m.has_sent)
+                && !first_sends.contains(&(send.conversation, staff))
+            {
+                first_sends.push((send.conversation, staff));
+            }
+            if let Some(key) = key {
+                in_batch.insert(key.as_str(), rows.len());
+            }
+            outcomes.push(Outcome::Stored(rows.len()));
+            rows.push(row);
+        }
+        (rows, outcomes, first_sends)
+    }
+
     async fn commit_sends(&mut self, sends: Vec<SendOp>) {
         if sends.is_empty() {
             return;
@@ -183,102 +244,65 @@ impl Writer {
             .iter()
             .map(|s| s.client_msg_id.as_deref().map(|id| s.sender.dedup_key(id)))
             .collect();
-        let unknown: Vec<String> = keys
-            .iter()
-            .flatten()
-            .filter(|k| self.acks.get(k).is_none())
-            .cloned()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let stored = match self.stored_acks(&unknown).await {
-            Ok(stored) => stored,
-            Err(error) => {
-                tracing::error!(%error, "looking up resends failed");
-                let items = sends
-                    .into_iter()
-                    .map(|s| Dispatch::Reply(s.reply, Err(ImError::Internal(error.to_string()))))
-                    .collect();
-                self.emit(items).await;
-                return;
-            }
-        };
-
         let backend = self.db.get_database_backend();
-        let mut rows: Vec<NewMessage> = Vec::with_capacity(sends.len());
-        let mut outcomes = Vec::with_capacity(sends.len());
-        let mut first_sends: Vec<(ConversationId, StaffId)> = Vec::new();
-        {
-            let state = read(&self.state);
-            let mut ctx = PlanCtx::new(backend, state.next_gid);
-            let mut in_batch: HashMap<&str, usize> = HashMap::new();
-            for (send, key) in sends.iter().zip(&keys) {
-                if let Some(key) = key {
-                    if let Some(ack) = self.acks.get(key).or_else(|| stored.get(key)) {
-                        outcomes.push(Outcome::Duplicate(ack.clone()));
-                        continue;
+        // Resends of messages older than the ack cache are looked up in the database only
+        // when the commit says one is there: the unique index on the dedup key refuses a
+        // second copy, the transaction rolls back, and the batch is planned again with the
+        // originals' acks. The common case, nothing older resent, costs no lookup at all.
+        let mut stored: HashMap<String, Ack> = HashMap::new();
+        let mut looked_up: Option<std::time::Duration> = None;
+        let (rows, outcomes, first_sends, committed) = loop {
+            let (rows, outcomes, first_sends) = self.plan_sends(&sends, &keys, &stored);
+            let committed = if rows.is_empty() {
+                Ok(())
+            } else {
+                let statements = first_sends
+                    .iter()
+                    .map(|(conversation, staff)| {
+                        member::Entity::update_many()
+                            .col_expr(member::Column::HasSent, Expr::value(true))
+                            .filter(member::Column::ConversationId.eq(conversation.0))
+                            .filter(member::Column::StaffId.eq(staff.0))
+                            .build(backend)
+                    })
+                    .collect();
+                persist(&self.db, &rows, statements).await
+            };
+            match committed {
+                Err(error) if looked_up.is_none() && is_dedup_conflict(&error) => {
+                    let started = Instant::now();
+                    let unknown: Vec<String> = keys
+                        .iter()
+                        .flatten()
+                        .filter(|k| self.acks.get(k).is_none())
+                        .cloned()
+                        .collect::<HashSet<_>>()
+                        .into_iter()
+                        .collect();
+                    match self.stored_acks(&unknown).await {
+                        Ok(found) => stored = found,
+                        Err(error) => {
+                            tracing::error!(%error, "looking up resends failed");
+                            let items = sends
+                                .into_iter()
+                                .map(|s| {
+                                    Dispatch::Reply(
+                                        s.reply,
+                                        Err(ImError::Internal(error.to_string())),
+                                    )
+                                })
+                                .collect();
+                            self.emit(items).await;
+                            return;
+                        }
                     }
-                    if let Some(index) = in_batch.get(key.as_str()) {
-                        outcomes.push(Outcome::SameBatch(*index));
-                        continue;
-                    }
+                    looked_up = Some(started.elapsed());
                 }
-                if let Err(error) = admit(&state, send, ctx.now) {
-                    outcomes.push(Outcome::Refused(error));
-                    continue;
-                }
-                let mut row = ctx.event(
-                    &state,
-                    send.conversation,
-                    send.sender.staff(),
-                    send.body.clone(),
-                    None,
-                );
-                row.client_msg_id = send.client_msg_id.clone();
-                row.dedup_key = key.clone();
-                row.mentions = send.mentions.clone();
-                if let Some(staff) = send.sender.staff()
-                    && state
-                        .member(send.conversation, staff)
-                        .is_some_and(|m| !m.has_sent)
-                    && !first_sends.contains(&(send.conversation, staff))
-                {
-                    first_sends.push((send.conversation, staff));
-                }
-                if let Some(key) = key {
-                    in_batch.insert(key.as_str(), rows.len());
-                }
-                outcomes.push(Outcome::Stored(rows.len()));
-                rows.push(row);
+                committed => break (rows, outcomes, first_sends, committed),
             }
-        }
-
-        let committed = if rows.is_empty() {
-            Ok(())
-        } else {
-            let mut statements = Vec::new();
-            for (conversation, staff) in &first_sends {
-                statements.push(
-                    member::Entity::update_many()
-                        .col_expr(member::Column::HasSent, Expr::value(true))
-                        .filter(member::Column::ConversationId.eq(conversation.0))
-                        .filter(member::Column::StaffId.eq(staff.0))
-                        .build(backend),
-                );
-            }
-            let started = Instant::now();
-            let result = persist(&self.db, &rows, statements).await;
-            let took = started.elapsed();
-            if took > SLOW_COMMIT {
-                tracing::warn!(
-                    messages = rows.len(),
-                    millis = took.as_millis() as u64,
-                    "slow message commit"
-                );
-            }
-            result
         };
         let committed_at = Instant::now();
+        let stored_count = rows.len();
         if let Err(error) = &committed {
             tracing::error!(%error, messages = rows.len(), "message commit failed");
         } else {
@@ -350,6 +374,18 @@ impl Writer {
             }
         }
         self.emit(items).await;
+        let took = batch_started.elapsed();
+        if took > SLOW_BATCH {
+            let millis = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            tracing::warn!(
+                messages = stored_count,
+                total_ms = millis(took),
+                resend_lookup_ms = millis(looked_up.unwrap_or_default()),
+                commit_ms = millis(committed_at - batch_started),
+                handoff_ms = millis(took - (committed_at - batch_started)),
+                "slow message batch"
+            );
+        }
     }
 
     async fn run_structural(&mut self, mut op: Box<dyn Structural>, reply: Reply) {
@@ -446,6 +482,11 @@ fn advance(state: &mut ImState, rows: &[NewMessage]) {
 }
 
 /// Writes rows, their search terms and extra statements in one transaction.
+/// Whether a commit failed because a message with the same dedup key is already stored.
+fn is_dedup_conflict(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains("dedup"))
+}
+
 async fn persist(
     db: &DatabaseConnection,
     rows: &[NewMessage],
