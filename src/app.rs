@@ -19,7 +19,7 @@ use crate::{
     im::{Im, ImConfig, ImError},
     ldap::{LdapError, LdapService},
     observability::{self, Metrics},
-    store::{self, Journal, StoreError},
+    store::{self, Checkpoints, Journal, StoreError},
 };
 
 /// Everything a handler may use.
@@ -75,14 +75,17 @@ pub struct Application {
 }
 
 /// Opens the database and applies migrations (what `switchboard migrate` does).
-pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, StartupError> {
+pub async fn open_database(
+    config: &Config,
+    checkpoints: Checkpoints,
+) -> Result<sea_orm::DatabaseConnection, StartupError> {
     if config.is_sqlite() {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
     }
-    let db = store::connect(&config.database_url).await?;
+    let db = store::connect(&config.database_url, checkpoints).await?;
     store::migrate(&db).await?;
     Ok(db)
 }
@@ -90,7 +93,13 @@ pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnectio
 /// Opens storage and builds every module. `background` starts the periodic jobs (scheduled
 /// LDAP syncs, history pruning); command-line tools that run once leave it off.
 pub async fn open_services(config: Config, background: bool) -> Result<AppState, StartupError> {
-    let db = open_database(&config).await?;
+    // The serving process checkpoints SQLite in the background (`run_until_stopped`).
+    let checkpoints = if background {
+        Checkpoints::Background
+    } else {
+        Checkpoints::InCommit
+    };
+    let db = open_database(&config, checkpoints).await?;
     let journal = Arc::new(Journal::open(db).await?);
     let directory = Arc::new(Directory::load(journal.clone()).await?);
     let token_key = auth::load_token_key(config.token_secret.as_ref(), &config.data_dir)

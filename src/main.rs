@@ -132,7 +132,7 @@ fn main() -> ExitCode {
             Command::Migrate { common } => {
                 let config = load_config(&common, RawConfig::default())?;
                 observability::init_tracing(config.log_format);
-                app::open_database(&config).await?;
+                app::open_database(&config, switchboard::store::Checkpoints::InCommit).await?;
                 println!("migrations applied");
                 Ok(())
             }

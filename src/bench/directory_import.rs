@@ -58,7 +58,7 @@ pub fn generated_staff(people: &mut People, index: usize, dept_ids: &[Department
 pub async fn load(url: &str) -> Result<(), BoxError> {
     let before = super::rss_mib().unwrap_or(f64::NAN);
     let started = Instant::now();
-    let db = store::connect(url).await?;
+    let db = store::connect(url, store::Checkpoints::InCommit).await?;
     let journal = Arc::new(Journal::open(db).await?);
     let directory = Directory::load(journal).await?;
     let elapsed = started.elapsed();
@@ -79,7 +79,7 @@ pub async fn run(staff: usize, departments: usize, batch: usize) -> Result<(), B
     let dir = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    let db = store::connect(&url).await?;
+    let db = store::connect(&url, store::Checkpoints::InCommit).await?;
     store::migrate(&db).await?;
     let journal = Arc::new(Journal::open(db).await?);
     let directory = Directory::load(journal.clone()).await?;

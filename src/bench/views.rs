@@ -39,7 +39,7 @@ pub async fn run(staff: usize, departments: usize, role_count: usize) -> Result<
     let dir = std::env::temp_dir().join(format!("switchboard-views-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    let db = store::connect(&url).await?;
+    let db = store::connect(&url, store::Checkpoints::InCommit).await?;
     store::migrate(&db).await?;
     let journal = Arc::new(Journal::open(db).await?);
     let directory = Arc::new(Directory::load(journal.clone()).await?);

@@ -251,8 +251,11 @@ impl Writer {
         // originals' acks. The common case, nothing older resent, costs no lookup at all.
         let mut stored: HashMap<String, Ack> = HashMap::new();
         let mut looked_up: Option<std::time::Duration> = None;
+        let mut planning = std::time::Duration::ZERO;
         let (rows, outcomes, first_sends, committed) = loop {
+            let planned = Instant::now();
             let (rows, outcomes, first_sends) = self.plan_sends(&sends, &keys, &stored);
+            planning += planned.elapsed();
             let committed = if rows.is_empty() {
                 Ok(())
             } else {
@@ -380,8 +383,9 @@ impl Writer {
             tracing::warn!(
                 messages = stored_count,
                 total_ms = millis(took),
+                plan_ms = millis(planning),
                 resend_lookup_ms = millis(looked_up.unwrap_or_default()),
-                commit_ms = millis(committed_at - batch_started),
+                commit_ms = millis(committed_at - batch_started - planning),
                 handoff_ms = millis(took - (committed_at - batch_started)),
                 "slow message batch"
             );

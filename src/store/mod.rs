@@ -12,7 +12,7 @@ pub use journal::{
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
 
 /// A storage failure; its text is logged, never shown to clients.
 #[derive(Debug, thiserror::Error)]
@@ -23,11 +23,31 @@ pub enum StoreError {
     MissingHead,
 }
 
+/// Who moves the SQLite WAL into the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// SQLite itself, inside the commit that grows the WAL past 16,384 pages: for tools that
+    /// run once and have no background task.
+    InCommit,
+    /// The service's background task ([`spawn_checkpointer`]); no commit ever runs one. At a
+    /// few thousand chat messages a second the WAL passes 16,384 pages about once a second,
+    /// and the commit that did waited 50–70 ms for the checkpoint, with every message queued
+    /// behind it.
+    Background,
+}
+
 /// Opens the database named by `url`, tuned for how Switchboard uses it.
 ///
 /// SQLite runs in WAL mode with `synchronous=NORMAL`: a commit survives a killed process (the
 /// WAL is written before `COMMIT` returns) while still allowing group commits at speed.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
+pub async fn connect(
+    url: &str,
+    checkpoints: Checkpoints,
+) -> Result<DatabaseConnection, StoreError> {
+    let autocheckpoint = match checkpoints {
+        Checkpoints::InCommit => "16384",
+        Checkpoints::Background => "0",
+    };
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -37,16 +57,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
         options
             .max_connections(4)
             .min_connections(1)
-            .map_sqlx_sqlite_opts(|opts| {
+            .map_sqlx_sqlite_opts(move |opts| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30))
                     .pragma("cache_size", "-32768")
-                    // The service checkpoints in the background (`spawn_checkpointer`); this is
-                    // the backstop for the CLI, and keeps a busy WAL from growing without end.
-                    .pragma("wal_autocheckpoint", "16384")
+                    .pragma("wal_autocheckpoint", autocheckpoint)
                     .pragma("journal_size_limit", "67108864")
                     .pragma("temp_store", "memory")
             });
@@ -57,12 +75,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
 }
 
 /// How often the service moves the SQLite WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// A WAL longer than this (64 MiB of 4 KiB pages) is started over by a RESTART checkpoint.
+const RESTART_AFTER_FRAMES: i64 = 16_384;
 
-/// Runs SQLite checkpoints on a connection of their own, off every writer's path. Left to
-/// SQLite, the commit that fills the WAL runs the checkpoint and fsyncs: that commit (and
-/// every message acknowledged with it) waited 150–250 ms. A PASSIVE checkpoint runs beside
-/// writers without blocking them. `None` on PostgreSQL.
+/// Runs SQLite checkpoints on a connection of their own, off every writer's path (with
+/// [`Checkpoints::Background`] no commit runs one). Left to SQLite, the commit that fills the
+/// WAL runs the checkpoint and fsyncs: that commit (and every message acknowledged with it)
+/// waited 50–250 ms. A PASSIVE checkpoint runs beside writers without blocking them.
+/// `None` on PostgreSQL.
 pub fn spawn_checkpointer(db: DatabaseConnection) -> Option<tokio::task::JoinHandle<()>> {
     if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
         return None;
@@ -70,13 +91,33 @@ pub fn spawn_checkpointer(db: DatabaseConnection) -> Option<tokio::task::JoinHan
     Some(tokio::spawn(async move {
         let mut every = tokio::time::interval(CHECKPOINT_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut mode = "PASSIVE";
         loop {
             every.tick().await;
-            if let Err(error) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                tracing::warn!(%error, "WAL checkpoint failed");
+            let statement = Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("PRAGMA wal_checkpoint({mode})"),
+            );
+            match db.query_one_raw(statement).await {
+                Ok(row) => {
+                    // `log`: frames in the WAL, which only shrinks when a writer can start it
+                    // over, after a checkpoint that caught up with every frame.
+                    let column = |i| {
+                        row.as_ref()
+                            .and_then(|r| r.try_get_by_index::<i64>(i).ok())
+                            .unwrap_or(0)
+                    };
+                    let (log, checkpointed) = (column(1), column(2));
+                    // Under a steady stream of commits a PASSIVE checkpoint never catches up,
+                    // the WAL is never started over, and it (and every commit into it) grows:
+                    // then one RESTART, which makes writers wait for it once.
+                    mode = if log > RESTART_AFTER_FRAMES && checkpointed < log {
+                        "RESTART"
+                    } else {
+                        "PASSIVE"
+                    };
+                }
+                Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
             }
         }
     }))
