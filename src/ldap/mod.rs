@@ -7,6 +7,7 @@ mod config;
 mod connection;
 mod error;
 mod mapping;
+mod remote;
 mod runs;
 mod service;
 mod sync;

@@ -16,8 +16,9 @@ use super::{
     config::{LdapConfig, Mode, normalize_dn, parent_dn},
     connection,
     mapping::{self, RecordFailure},
+    remote::{self, Remote},
     runs::{self, Counts, Run},
-    sync::{self, Remote},
+    sync,
 };
 use crate::{
     access::{Access, Assignment, PolicyChange, Subject},
@@ -167,7 +168,7 @@ impl LdapService {
         } else {
             (mark.high_water.as_deref(), mark.cookie.clone())
         };
-        let remote = match sync::read(&self.config, since, cookie).await {
+        let remote = match remote::read(&self.config, since, cookie).await {
             Ok(remote) => remote,
             Err(error) => {
                 runs::finish(
@@ -344,7 +345,7 @@ impl LdapService {
         let mut ldap = connection::service_connection(&self.config).await?;
         let paging = connection::server_features(&mut ldap).await?.paging;
         let _ = ldap.unbind().await;
-        let remote = sync::read(&self.config, None, None).await?;
+        let remote = remote::read(&self.config, None, None).await?;
         let sample = remote.staff.first().map(|s| {
             serde_json::json!({
                 "dn": s.dn, "stable_id": s.stable_id, "login": s.login, "display_name": s.display_name,
