@@ -1,11 +1,13 @@
 //! The contact-view state: every view class, which class each person is in (and which
 //! classes they were in before), the global index of entries that changed themselves, and the
-//! delta computation that ties them together.
+//! delta computation that ties them together (`delta`).
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     sync::Arc,
 };
+
+mod delta;
 
 use super::{
     class::{ClassKey, ClassView, Dirty, diff},
@@ -15,7 +17,7 @@ use super::{
 };
 use crate::{
     access::{ClassProfile, PolicySnapshot, RoleId, own_departments},
-    directory::{Change, DepartmentId, Replica, StaffId},
+    directory::{Change, Replica, StaffId},
     store::Version,
 };
 
@@ -415,16 +417,12 @@ impl ContactsState {
         // of 100,000 does not classify 100,000 people again.
         let mut people: HashSet<StaffId> = HashSet::new();
         if !Arc::ptr_eq(&old.staff_roles, &new.staff_roles) {
-            let differs = |roles: &HashMap<StaffId, BTreeSet<RoleId>>,
-                           others: &HashMap<StaffId, BTreeSet<RoleId>>| {
-                roles
-                    .iter()
-                    .filter(|(staff, held)| others.get(*staff) != Some(*held))
-                    .map(|(staff, _)| *staff)
-                    .collect::<Vec<_>>()
-            };
-            people.extend(differs(&old.staff_roles, &new.staff_roles));
-            people.extend(differs(&new.staff_roles, &old.staff_roles));
+            people.extend(
+                old.staff_roles
+                    .keys()
+                    .chain(new.staff_roles.keys())
+                    .filter(|staff| old.staff_roles.get(*staff) != new.staff_roles.get(*staff)),
+            );
         }
         if !replaced.is_empty() {
             people.extend(
@@ -526,91 +524,5 @@ impl ContactsState {
         self.users
             .get(&staff)
             .and_then(|u| self.classes.get(&u.class))
-    }
-
-    /// Everything that changed for a person since `since`, compacted to one entry per id.
-    pub fn delta(
-        &self,
-        staff: StaffId,
-        since: Version,
-        replica: &Replica,
-    ) -> Result<DeltaOutcome, ViewError> {
-        if since > self.version {
-            return Err(ViewError::FromTheFuture {
-                since,
-                newest: self.version,
-            });
-        }
-        let user = self.users.get(&staff).ok_or(ViewError::NoView)?;
-        let current = self.classes.get(&user.class).ok_or(ViewError::NoView)?;
-        let reset = Ok(DeltaOutcome::Reset {
-            version: self.version,
-        });
-        if since < self.floor || since < user.floor || since < user.since {
-            return reset;
-        }
-        let later: Vec<&Transition> = user
-            .transitions
-            .iter()
-            .filter(|t| t.version > since)
-            .collect();
-        let mut chain: Vec<&ClassView> = Vec::new();
-        let first = later.first().map_or(&user.class, |t| &t.from);
-        for key in std::iter::once(first).chain(later.iter().map(|t| &t.to)) {
-            match self.classes.get(key) {
-                Some(class) if since >= class.floor => chain.push(class),
-                _ => return reset,
-            }
-        }
-
-        let mut keys: HashSet<EntryKey> = HashSet::new();
-        let mut everything = false;
-        for transition in &later {
-            everything |= transition.all;
-            keys.extend(transition.entries.iter().copied());
-        }
-        for class in &chain {
-            keys.extend(class.log.since(since).copied());
-            everything |= class.reproject_at > since;
-        }
-        keys.extend(
-            self.global
-                .since(since)
-                .filter(|k| current.sees(k, &self.slots))
-                .copied(),
-        );
-        if everything {
-            keys.extend(current.entries(&self.slots));
-        }
-
-        let mut keys: Vec<EntryKey> = keys.into_iter().collect();
-        keys.sort();
-        let changes = keys
-            .into_iter()
-            .map(|key| {
-                project(current, key, replica, &self.slots).unwrap_or(DeltaEntry::Remove(key))
-            })
-            .collect();
-        Ok(DeltaOutcome::Changes {
-            version: self.version,
-            changes,
-        })
-    }
-}
-
-/// An entry as a class sees it, if it does.
-pub fn project(
-    class: &ClassView,
-    key: EntryKey,
-    replica: &Replica,
-    slots: &SlotMaps,
-) -> Option<DeltaEntry> {
-    match key.kind {
-        EntryKind::Department => class
-            .project_department(DepartmentId(key.id), replica, slots)
-            .map(DeltaEntry::UpsertDepartment),
-        EntryKind::Staff => class
-            .project_staff(StaffId(key.id), replica, slots)
-            .map(DeltaEntry::UpsertStaff),
     }
 }

@@ -89,12 +89,16 @@ impl DirectoryListener for Listener {
     }
 }
 
-/// Subscribes to the directory and starts the follower (after a full comparison). Returns
-/// the follower's inbox, through which callers can wait for it to settle.
-pub(crate) fn follow(im: &Arc<Im>, directory: &Arc<Directory>) -> mpsc::UnboundedSender<Follow> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Follow>();
+/// Subscribes to the directory and starts the follower (after a full comparison) on the inbox
+/// `tx`/`rx`, through which callers can also wait for it to settle.
+pub(crate) fn follow(
+    im: &Arc<Im>,
+    directory: &Arc<Directory>,
+    tx: mpsc::UnboundedSender<Follow>,
+    mut rx: mpsc::UnboundedReceiver<Follow>,
+) {
     // Subscribe before reading the replica, so no commit falls between the two.
-    directory.subscribe(Arc::new(Listener { tx: tx.clone() }));
+    directory.subscribe(Arc::new(Listener { tx }));
     // Lock order everywhere: messaging state before the directory replica, never after.
     let known: Vec<DepartmentId> = im.state().departments().map(|(d, _)| d).collect();
     let initial: Vec<Target> = {
@@ -148,7 +152,6 @@ pub(crate) fn follow(im: &Arc<Im>, directory: &Arc<Directory>) -> mpsc::Unbounde
         })
     };
     im.keep(follower);
-    tx
 }
 
 /// Brings department conversations in line with their targets.

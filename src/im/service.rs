@@ -7,20 +7,20 @@ use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex, OnceLock, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use axum::extract::ws::Utf8Bytes;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
+
+mod cues;
 
 use super::{
     ImError,
@@ -28,18 +28,18 @@ use super::{
     conversations::{CreateDirect, CreateSystem},
     departments::Follow,
     dispatch::{self, Dispatch},
-    entities::{file, member},
+    entities::file,
     hub::{Hub, LocalHub, Outbound, SessionLink, Sessions},
     model::{
         ConversationId, ConversationKind, Mentions, MessageBody, MessageKind, Sender, Seq,
         check_client_msg_id,
     },
     ops::{Done, Op, Reply, SendOp, Structural},
-    protocol::{self, PresenceFrame, PresenceItem, ReadFrame, SendFrame, TypingFrame},
+    protocol::{self, SendFrame},
     state::{ImState, pair_key, system_key},
     timings::SendTimings,
     webhooks::Webhooks,
-    writer::{self, Writer, read, write},
+    writer::{self, Writer, read},
 };
 use crate::{
     auth::Auth,
@@ -70,7 +70,7 @@ pub struct Im {
     /// Loops that run until shutdown stops them.
     loops: Mutex<Vec<JoinHandle<()>>>,
     /// The inbox of the loop that keeps department chats in step with the directory.
-    department_follower: OnceLock<mpsc::UnboundedSender<Follow>>,
+    department_follower: mpsc::UnboundedSender<Follow>,
     timings: Arc<SendTimings>,
 }
 
@@ -100,6 +100,7 @@ impl Im {
         let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
         let (dispatch_tx, dispatch_rx) = mpsc::channel::<Vec<Dispatch>>(256);
         let timings = Arc::new(SendTimings::default());
+        let (follow_tx, follow_rx) = mpsc::unbounded_channel();
         let writer = Writer::new(
             db.clone(),
             state.clone(),
@@ -134,12 +135,11 @@ impl Im {
             next_session: AtomicU64::new(1),
             core: Mutex::new(core),
             loops: Mutex::new(Vec::new()),
-            department_follower: OnceLock::new(),
+            department_follower: follow_tx.clone(),
             timings,
         });
         im.load_admin_state().await?;
-        let follower = super::departments::follow(&im, &directory);
-        let _ = im.department_follower.set(follower);
+        super::departments::follow(&im, &directory, follow_tx, follow_rx);
         im.spawn_background();
         Ok(im)
     }
@@ -219,11 +219,8 @@ impl Im {
     /// Waits until every directory commit made so far is reflected in the department chats
     /// (start-up calls it after seeding, so the first clients see settled chats).
     pub async fn departments_settled(&self) {
-        let Some(follower) = self.department_follower.get() else {
-            return;
-        };
         let (tx, rx) = oneshot::channel();
-        if follower.send(Follow::Settle(tx)).is_ok() {
+        if self.department_follower.send(Follow::Settle(tx)).is_ok() {
             let _ = rx.await;
         }
     }
@@ -267,20 +264,6 @@ impl Im {
         if self.sessions.detach(link) {
             self.presence_changed(link.staff, false);
         }
-    }
-
-    fn presence_changed(&self, staff: StaffId, online: bool) {
-        let peers = read(&self.state).direct_peers(staff);
-        if !peers.is_empty() {
-            let frame = protocol::to_text(&PresenceFrame {
-                frame_type: "presence".into(),
-                id: None,
-                items: vec![PresenceItem { staff, online }],
-            });
-            self.hub
-                .deliver(&peers, &Outbound::Frame(Utf8Bytes::from(frame)));
-        }
-        self.webhooks.presence(staff, online);
     }
 
     /// Validates, authorises and queues a message; the outcome goes to `reply`.
@@ -440,115 +423,6 @@ impl Im {
             Done::Conversation(id) => Ok(id),
             _ => Err(ImError::Internal("conversation was not created".into())),
         }
-    }
-
-    /// Moves a member's read position forward and tells their other devices (and, in a
-    /// direct chat, the peer: a read receipt).
-    pub fn read(
-        &self,
-        staff: StaffId,
-        conversation: ConversationId,
-        seq: Seq,
-    ) -> Result<(), ImError> {
-        let (seq, mut notify) = {
-            let mut state = write(&self.state);
-            let conv = state
-                .get_mut(conversation)
-                .ok_or_else(|| ImError::NotFound("conversation".into()))?;
-            let last = conv.last_seq;
-            let peer = conv.peer_of(staff);
-            let member = conv.members.get_mut(&staff).ok_or(ImError::NotMember)?;
-            let seq = seq.min(last);
-            if seq <= member.read_seq {
-                return Ok(());
-            }
-            member.read_seq = seq;
-            (seq, peer.into_iter().collect::<Vec<_>>())
-        };
-        lock(&self.reads).insert((conversation, staff), seq);
-        notify.push(staff);
-        let frame = protocol::to_text(&ReadFrame {
-            frame_type: "read".into(),
-            conversation,
-            staff,
-            seq,
-        });
-        self.hub
-            .deliver(&notify, &Outbound::Frame(Utf8Bytes::from(frame)));
-        Ok(())
-    }
-
-    /// Writes the read positions that moved since the last flush.
-    pub async fn flush_reads(&self) {
-        let dirty = std::mem::take(&mut *lock(&self.reads));
-        if dirty.is_empty() {
-            return;
-        }
-        let result = async {
-            let txn = self.db.begin().await?;
-            for ((conversation, staff), seq) in &dirty {
-                member::Entity::update_many()
-                    .col_expr(member::Column::ReadSeq, Expr::value(*seq))
-                    .filter(member::Column::ConversationId.eq(conversation.0))
-                    .filter(member::Column::StaffId.eq(staff.0))
-                    .filter(member::Column::ReadSeq.lt(*seq))
-                    .exec(&txn)
-                    .await?;
-            }
-            txn.commit().await
-        }
-        .await;
-        if let Err(error) = result {
-            tracing::warn!(%error, "saving read positions failed; retrying");
-            let mut reads = lock(&self.reads);
-            for (key, seq) in dirty {
-                let entry = reads.entry(key).or_insert(seq);
-                *entry = (*entry).max(seq);
-            }
-        }
-    }
-
-    /// Tells the other members someone is typing (not stored; skipped in very large chats).
-    pub fn typing(&self, staff: StaffId, conversation: ConversationId) -> Result<(), ImError> {
-        let others: Vec<StaffId> = {
-            let state = read(&self.state);
-            let conv = state
-                .get(conversation)
-                .ok_or_else(|| ImError::NotFound("conversation".into()))?;
-            if !conv.members.contains_key(&staff) {
-                return Err(ImError::NotMember);
-            }
-            if conv.members.len() > 500 {
-                return Ok(());
-            }
-            conv.members
-                .keys()
-                .copied()
-                .filter(|s| *s != staff)
-                .collect()
-        };
-        let frame = protocol::to_text(&TypingFrame {
-            frame_type: "typing".into(),
-            conversation,
-            staff,
-        });
-        self.hub
-            .deliver(&others, &Outbound::Frame(Utf8Bytes::from(frame)));
-        Ok(())
-    }
-
-    /// Online state of people the caller shares a direct chat with or sees in contacts.
-    pub fn presence(&self, staff: StaffId, ids: &[StaffId]) -> Vec<PresenceItem> {
-        let peers: std::collections::HashSet<StaffId> =
-            read(&self.state).direct_peers(staff).into_iter().collect();
-        ids.iter()
-            .take(500)
-            .filter(|id| peers.contains(id) || self.contacts.sees(staff, **id))
-            .map(|id| PresenceItem {
-                staff: *id,
-                online: self.hub.online(*id),
-            })
-            .collect()
     }
 
     /// Stops taking sessions and asks every open one to close (1001).

@@ -17,7 +17,8 @@ pub struct Remote {
     pub departments: Vec<RemoteDepartment>,
     /// Everyone (full run) or who changed since the high-water mark (incremental run).
     pub staff: Vec<RemoteStaff>,
-    /// The stable ids of everyone LDAP has (both kinds of run): the basis of deletions.
+    /// The stable ids LDAP has: everyone (a full run, or an incremental one that listed every
+    /// id), or only who changed (content sync, whose departures are named instead).
     pub present: HashSet<String>,
     pub groups: Vec<RemoteGroup>,
     /// DN → stable id of every person read in full (for group members).
@@ -82,19 +83,10 @@ pub async fn read(
     };
 
     // An incremental run reads only departments that changed; the others are known by DN.
-    let department_filter = match since {
-        Some(mark) => format!(
-            "(&{}({}>={}))",
-            config.departments.filter,
-            config.change_attribute,
-            ldap3::ldap_escape(mark)
-        ),
-        None => config.departments.filter.clone(),
-    };
     let (entries, unreadable) = search(
         &config.departments.base_dn,
         config.departments.scope,
-        department_filter,
+        changed_since(&config.departments.filter, config, since),
         mapping::department_attributes(config),
     )
     .await?;
@@ -149,19 +141,10 @@ pub async fn read(
                 // Taken before the reads, so whatever changes meanwhile is replayed next time.
                 remote.cookie = fresh_cookie(&mut ldap.clone(), config).await;
             }
-            let staff_filter = match since {
-                Some(mark) => format!(
-                    "(&{}({}>={}))",
-                    config.staff.filter,
-                    config.change_attribute,
-                    ldap3::ldap_escape(mark)
-                ),
-                None => config.staff.filter.clone(),
-            };
             let (entries, unreadable) = search(
                 &config.staff.base_dn,
                 config.staff.scope,
-                staff_filter,
+                changed_since(&config.staff.filter, config, since),
                 mapping::staff_attributes(config),
             )
             .await?;
@@ -193,17 +176,11 @@ pub async fn read(
         // Members are re-resolved only when some group changed (nesting needs them all then).
         let changed = match since {
             None => true,
-            Some(mark) => {
-                let filter = format!(
-                    "(&{}({}>={}))",
-                    groups.filter,
-                    config.change_attribute,
-                    ldap3::ldap_escape(mark)
-                );
+            Some(_) => {
                 let (changed, _) = search(
                     &groups.base_dn,
                     groups.scope,
-                    filter,
+                    changed_since(&groups.filter, config, since),
                     vec!["1.1".to_owned()],
                 )
                 .await?;
@@ -224,6 +201,18 @@ pub async fn read(
     }
     let _ = ldap.unbind().await;
     Ok(remote)
+}
+
+/// `filter`, narrowed to entries whose change attribute is at or after `since` (if given).
+fn changed_since(filter: &str, config: &LdapConfig, since: Option<&str>) -> String {
+    match since {
+        Some(mark) => format!(
+            "(&{filter}({}>={}))",
+            config.change_attribute,
+            ldap3::ldap_escape(mark)
+        ),
+        None => filter.to_owned(),
+    }
 }
 
 fn note_unreadable(remote: &mut Remote, unreadable: usize) {

@@ -23,6 +23,10 @@ pub enum StoreError {
     MissingHead,
 }
 
+/// How long the WAL may grow (64 MiB of 4 KiB pages) before a checkpoint must start it over:
+/// SQLite's in-commit checkpoint for one-off tools, the background RESTART for the service.
+const WAL_PAGES_BEFORE_CHECKPOINT: i64 = 16_384;
+
 /// Who moves the SQLite WAL into the database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoints {
@@ -45,9 +49,10 @@ pub async fn connect(
     checkpoints: Checkpoints,
 ) -> Result<DatabaseConnection, StoreError> {
     let autocheckpoint = match checkpoints {
-        Checkpoints::InCommit => "16384",
-        Checkpoints::Background => "0",
-    };
+        Checkpoints::InCommit => WAL_PAGES_BEFORE_CHECKPOINT,
+        Checkpoints::Background => 0,
+    }
+    .to_string();
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -64,7 +69,7 @@ pub async fn connect(
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30))
                     .pragma("cache_size", "-32768")
-                    .pragma("wal_autocheckpoint", autocheckpoint)
+                    .pragma("wal_autocheckpoint", autocheckpoint.clone())
                     .pragma("journal_size_limit", "67108864")
                     .pragma("temp_store", "memory")
             });
@@ -76,8 +81,6 @@ pub async fn connect(
 
 /// How often the service moves the SQLite WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-/// A WAL longer than this (64 MiB of 4 KiB pages) is started over by a RESTART checkpoint.
-const RESTART_AFTER_FRAMES: i64 = 16_384;
 
 /// Runs SQLite checkpoints on a connection of their own, off every writer's path (with
 /// [`Checkpoints::Background`] no commit runs one). Left to SQLite, the commit that fills the
@@ -111,7 +114,7 @@ pub fn spawn_checkpointer(db: DatabaseConnection) -> Option<tokio::task::JoinHan
                     // Under a steady stream of commits a PASSIVE checkpoint never catches up,
                     // the WAL is never started over, and it (and every commit into it) grows:
                     // then one RESTART, which makes writers wait for it once.
-                    mode = if log > RESTART_AFTER_FRAMES && checkpointed < log {
+                    mode = if log > WAL_PAGES_BEFORE_CHECKPOINT && checkpointed < log {
                         "RESTART"
                     } else {
                         "PASSIVE"
