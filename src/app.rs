@@ -1,5 +1,5 @@
-//! Wiring: builds every module from the configuration, owns the shared `AppState` and the
-//! router. `main` and the tests start the very same `Application`.
+//! Wiring: builds every module from the configuration into the shared `AppState`
+//! (`crate::state`) and the router. `main` and the tests start the very same `Application`.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -19,23 +19,9 @@ use crate::{
     im::{Im, ImConfig, ImError},
     ldap::{LdapError, LdapService},
     observability::{self, Metrics},
+    state::AppState,
     store::{self, Checkpoints, Journal, StoreError},
 };
-
-/// Everything a handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub directory: Arc<Directory>,
-    pub auth: Arc<Auth>,
-    pub access: Arc<Access>,
-    pub contacts: Arc<Contacts>,
-    /// Messaging: conversations, the WebSocket gateway's sessions, files.
-    pub im: Arc<Im>,
-    /// The LDAP connector, when configured.
-    pub ldap: Option<Arc<LdapService>>,
-    pub metrics: Arc<Metrics>,
-}
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -258,7 +244,7 @@ pub fn router(state: AppState) -> Router {
     api::router()
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             observability::track,
         ))
         .layer(DefaultBodyLimit::max(1024 * 1024))

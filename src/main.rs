@@ -5,7 +5,6 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Args, Parser, Subcommand};
 use switchboard::{
     app::{self, Application},
-    bench,
     config::{Config, RawConfig},
     observability,
 };
@@ -52,11 +51,6 @@ enum Command {
         action: LdapAction,
         #[command(flatten)]
         common: CommonArgs,
-    },
-    /// Benchmarks that print their figures.
-    Bench {
-        #[command(subcommand)]
-        which: bench::Which,
     },
 }
 
@@ -163,13 +157,6 @@ fn main() -> ExitCode {
                     }
                 }
                 Ok(())
-            }
-            Command::Bench { which } => {
-                // Benchmarks print their figures; logs only when asked for with RUST_LOG.
-                if std::env::var_os("RUST_LOG").is_some() {
-                    observability::init_tracing(switchboard::config::LogFormat::Text);
-                }
-                bench::run(which).await
             }
         }
     });

@@ -2,6 +2,7 @@
 //! behind `/metrics`.
 
 use std::{
+    sync::Arc,
     sync::atomic::{AtomicU64, Ordering},
     time::Instant,
 };
@@ -13,7 +14,7 @@ use axum::{
 };
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::{app::AppState, config::LogFormat};
+use crate::config::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 pub fn init_tracing(format: LogFormat) {
@@ -68,10 +69,10 @@ impl Metrics {
 }
 
 /// Middleware that counts every answered request.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.record_request(
+    metrics.record_request(
         response.status().as_u16(),
         started.elapsed().as_micros() as u64,
     );

@@ -18,12 +18,12 @@ use switchboard::{
         Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject,
         role_subject,
     },
-    app::{AppState, Application},
     directory::{
         DeleteDepartment, DepartmentId, DepartmentPatch, DisabledBy, FieldDefinition, FieldEntity,
         FieldType, MembershipInput, NewDepartment, NewStaff, StaffId, StaffPatch, StaffStatus,
     },
     store::{Actor, Source, Version},
+    {app::Application, state::AppState},
 };
 
 const DEPT_TYPES: [&str; 3] = ["alpha", "beta", "gamma"];

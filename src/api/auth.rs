@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, ApiJson, Caller};
-use crate::{app::AppState, directory::StaffId, store::Actor};
+use crate::{directory::StaffId, state::AppState, store::Actor};
 
 pub fn router() -> Router<AppState> {
     Router::new()

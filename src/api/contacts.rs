@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 
 use super::{ApiError, ApiPath, ApiQuery, Caller, ErrorBody};
 use crate::{
-    app::AppState,
     contacts::{ContactStaff, Delta, SearchResult, Snapshot},
     directory::StaffId,
+    state::AppState,
     store::Version,
 };
 

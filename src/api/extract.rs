@@ -8,8 +8,8 @@ use axum::{
 
 use super::ApiError;
 use crate::{
-    app::AppState,
     auth::Principal,
+    state::AppState,
     store::{Actor, Source},
 };
 

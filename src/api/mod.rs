@@ -16,7 +16,7 @@ pub use openapi::ApiDoc;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Every API route.
 pub fn router() -> Router<AppState> {

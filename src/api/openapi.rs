@@ -8,7 +8,7 @@ use utoipa::{
 };
 
 use super::{admin, auth, contacts, health, im};
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

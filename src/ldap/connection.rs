@@ -17,10 +17,8 @@ use ldap3::{
     },
 };
 
-use super::{
-    LdapError,
-    config::{LdapConfig, SearchScope},
-};
+use super::LdapError;
+use crate::config::ldap::{LdapConfig, SearchScope};
 
 /// OID of the simple paged results control (RFC 2696).
 const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";

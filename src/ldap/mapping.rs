@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::{
-    config::{LdapConfig, normalize_dn, parent_dn, rdn_value},
     connection::Entry,
+    dn::{normalize_dn, parent_dn, rdn_value},
 };
+use crate::config::ldap::LdapConfig;
 use crate::directory::CustomFields;
 
 /// A department as LDAP has it.

@@ -3,8 +3,8 @@
 //! checks passwords at login, and writes edits back in `writable` mode. It owns the `ldap_*`
 //! tables and never writes the directory's or the policy's tables itself.
 
-mod config;
 mod connection;
+mod dn;
 mod error;
 mod mapping;
 mod remote;
@@ -12,7 +12,7 @@ mod runs;
 mod service;
 mod sync;
 
-pub use config::{LdapConfig, Mode, RawLdapConfig};
+pub use crate::config::ldap::{LdapConfig, Mode, RawLdapConfig};
 pub use error::LdapError;
 pub use mapping::RecordFailure;
 pub use runs::{Counts, Run};

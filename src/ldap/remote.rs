@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use super::{
     LdapError,
-    config::{LdapConfig, normalize_dn},
     connection::{self, Entry},
+    dn::normalize_dn,
     mapping::{self, RecordFailure, RemoteDepartment, RemoteGroup, RemoteStaff},
 };
+use crate::config::ldap::LdapConfig;
 
 /// What LDAP holds, as read by one run.
 #[derive(Debug, Default)]

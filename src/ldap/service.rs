@@ -12,14 +12,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    LdapError,
-    config::{LdapConfig, Mode, normalize_dn, parent_dn},
-    connection,
+    LdapError, connection,
+    dn::{normalize_dn, parent_dn},
     mapping::{self, RecordFailure},
     remote::{self, Remote},
     runs::{self, Counts, Run},
     sync,
 };
+use crate::config::ldap::{LdapConfig, Mode};
 use crate::{
     access::{Access, Assignment, PolicyChange, Subject},
     directory::{
@@ -310,7 +310,7 @@ impl LdapService {
                 Some(role) => {
                     let assignment = Assignment {
                         role_id: role.id,
-                        subject: Subject::Group(group.clone()),
+                        subject: Subject::Group(normalize_dn(group)),
                     };
                     if !snapshot.policy.assignments.contains(&assignment) {
                         changes.push(PolicyChange::Assign(assignment));

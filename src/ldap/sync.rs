@@ -9,11 +9,12 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{
-    config::{DepartmentFrom, LdapConfig, normalize_dn},
+    dn::normalize_dn,
     mapping::{RecordFailure, RemoteDepartment, RemoteGroup},
     remote::Remote,
     runs::Counts,
 };
+use crate::config::ldap::{DepartmentFrom, LdapConfig};
 use crate::directory::{
     DepartmentId, DepartmentPatch, DisabledBy, LdapRef, MembershipInput, NewDepartment, NewStaff,
     RecordSource, Replica, StaffId, StaffPatch, StaffStatus, Stage,
@@ -81,7 +82,7 @@ pub fn apply(
         if let Some(ldap) = &d.ldap {
             departments.insert(normalize_dn(&ldap.dn), d.id);
             by_name.insert(d.name.to_lowercase(), d.id);
-            by_name.insert(super::config::rdn_value(&ldap.dn).to_lowercase(), d.id);
+            by_name.insert(super::dn::rdn_value(&ldap.dn).to_lowercase(), d.id);
         }
     }
 
@@ -152,7 +153,7 @@ pub fn apply(
             Ok(id) => {
                 departments.insert(rd.ndn.clone(), id);
                 by_name.insert(rd.name.to_lowercase(), id);
-                by_name.insert(super::config::rdn_value(&rd.dn).to_lowercase(), id);
+                by_name.insert(super::dn::rdn_value(&rd.dn).to_lowercase(), id);
             }
             Err(e) => failures.push(RecordFailure {
                 dn: rd.dn.clone(),

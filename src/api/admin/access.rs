@@ -11,9 +11,9 @@ use super::Committed;
 use crate::{
     access::{Assignment, Effect, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject},
     api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
-    app::AppState,
     contacts::Snapshot,
     directory::StaffId,
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::{
     api::{Admin, ApiError, ApiQuery, ErrorBody},
-    app::AppState,
+    state::AppState,
     store::{AuditQuery, AuditRecord},
 };
 

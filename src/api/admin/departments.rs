@@ -7,10 +7,10 @@ use utoipa::ToSchema;
 use super::Committed;
 use crate::{
     api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
-    app::AppState,
     directory::{
         DeleteDepartment, Department, DepartmentId, DepartmentPatch, NewDepartment, Staff,
     },
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

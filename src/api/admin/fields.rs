@@ -9,8 +9,8 @@ use axum::{
 
 use crate::{
     api::{Admin, ApiError, ApiJson, ApiPath, ErrorBody, RemoteAddr},
-    app::AppState,
     directory::{FieldDefinition, FieldEntity},
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

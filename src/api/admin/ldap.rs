@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::{
     api::{Admin, ApiError, ApiPath, ApiQuery, ErrorBody},
-    app::AppState,
     ldap::{LdapError, LdapService, Run, SyncKind, TestReport},
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

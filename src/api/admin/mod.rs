@@ -11,7 +11,7 @@ use axum::Router;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub use departments::DepartmentList;
 pub use staff::StaffPage;

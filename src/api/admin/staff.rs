@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 use super::{Committed, Paging};
 use crate::{
     api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
-    app::AppState,
     directory::{
         DepartmentId, DisabledBy, MembershipInput, NewStaff, Staff, StaffId, StaffPatch,
         StaffStatus,
     },
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

@@ -15,12 +15,12 @@ use uuid::Uuid;
 use super::{ConversationRef, ack};
 use crate::{
     api::{Admin, ApiError, ApiJson, ApiPath, ErrorBody},
-    app::AppState,
     directory::StaffId,
     im::{
         ApiKeyInfo, ConversationId, Sender, Settings, Webhook,
         protocol::{Ack, SendFrame},
     },
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

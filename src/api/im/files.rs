@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::person;
 use crate::{
     api::{ApiError, ApiPath, ApiQuery, Caller, ErrorBody},
-    app::AppState,
     im::{ConversationId, FileInfo},
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use super::{ConversationRef, person};
 use crate::{
     api::{ApiError, ApiJson, ApiPath, Caller, ErrorBody},
-    app::AppState,
     directory::StaffId,
     im::{ConversationId, Role, Sender},
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

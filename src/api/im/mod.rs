@@ -18,13 +18,13 @@ use utoipa::ToSchema;
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, ErrorBody};
 use crate::{
-    app::AppState,
     directory::{DepartmentId, StaffId},
     im::{
         ConversationId, ConversationInfo, Done, Sender, Seq,
         gateway::{self, WsParams},
         protocol::{Ack, ConversationSummary, MessageView, SendFrame},
     },
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

@@ -1,4 +1,6 @@
-//! Benchmarks run as `switchboard bench ...`. Each prints its figures; none asserts on time.
+//! `switchboard-bench`: the benchmarks, apart from the server binary. Each prints its figures;
+//! none asserts on time. Run them with `scripts/bench <which>` (a release build of both
+//! binaries, then this one).
 
 mod directory_import;
 mod im;
@@ -7,11 +9,25 @@ mod im_setup;
 mod ldap_sync;
 mod views;
 
-use clap::Subcommand;
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+// The same allocator as the server, so in-process memory figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Benchmarks that print their figures.
+#[derive(Parser)]
+#[command(name = "switchboard-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    which: Which,
+}
 
 /// Which benchmark to run.
 #[derive(Subcommand)]
-pub enum Which {
+enum Which {
     /// Import a generated company through the directory write path on SQLite.
     Import {
         #[arg(long, default_value_t = 100_000)]
@@ -50,7 +66,7 @@ pub enum Which {
     },
 }
 
-pub async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match which {
         Which::Import {
             staff,
@@ -83,4 +99,46 @@ pub fn status_kib(process: &str, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     let line = status.lines().find(|l| l.split(':').next() == Some(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `switchboard` server binary: beside this one (both are built into the same target
+/// folder), or where `SWITCHBOARD_BIN` says.
+pub fn server_binary() -> std::io::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("SWITCHBOARD_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let path = std::env::current_exe()?.with_file_name("switchboard");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "{} not found: build it first (cargo build --release), or set SWITCHBOARD_BIN",
+                path.display()
+            ),
+        ))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs only when asked for with RUST_LOG.
+    if std::env::var_os("RUST_LOG").is_some() {
+        switchboard::observability::init_tracing(switchboard::config::LogFormat::Text);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("switchboard-bench: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.which)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("switchboard-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

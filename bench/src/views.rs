@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Instant};
 
 use super::directory_import::{department_inputs, generated_staff};
-use crate::{
+use switchboard::{
     access::{
         Access, Assignment, Effect, MaskedField, Object, PolicyChange, Role, RoleId, Rule, RuleId,
         Subject, role_subject,

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{
+use switchboard::{
     access::{Assignment, Effect, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject},
     app,
     auth::{Claims, TokenSigner, password},
@@ -147,7 +147,7 @@ pub async fn prepare(dir: &Path, users: usize, fanout: usize) -> Result<Company,
         .auth
         .create_staff_accounts(&actor, &staff, &hash)
         .await?;
-    let key = crate::auth::load_token_key(None, dir)?;
+    let key = switchboard::auth::load_token_key(None, dir)?;
     let signer = TokenSigner::new(&key);
     let exp = chrono::Utc::now().timestamp() + 24 * 3600;
     let mut people = Vec::with_capacity(users);
@@ -191,7 +191,7 @@ impl Server {
     /// Starts `switchboard serve` over `dir` and waits for it to answer.
     pub async fn start(dir: &Path, port: u16) -> Result<Self, BoxError> {
         let log = std::fs::File::create(dir.join("server.log"))?;
-        let child = Command::new(std::env::current_exe()?)
+        let child = Command::new(super::server_binary()?)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data")
             .arg(dir)

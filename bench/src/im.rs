@@ -1,4 +1,4 @@
-//! `switchboard bench im`: the messaging load test. The server runs as a child process (durable
+//! `switchboard-bench im`: the messaging load test. The server runs as a child process (durable
 //! SQLite, as shipped); this process plays every client over real WebSockets, side by side on
 //! the same machine. It reports: memory per idle connection, throughput at saturation with
 //! direct messages between random pairs, send→deliver latency at half that rate, the time for

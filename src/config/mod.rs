@@ -6,6 +6,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
+pub mod ldap;
+
 /// A configuration value that could not be used: which key, and why.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration error: {key}: {reason}")]
@@ -64,7 +66,7 @@ pub struct Config {
     /// How long contact-sync history is kept for clients that stay away (then they reset).
     pub contacts_retention: Duration,
     /// The LDAP connector, when an `[ldap]` table is configured.
-    pub ldap: Option<crate::ldap::LdapConfig>,
+    pub ldap: Option<ldap::LdapConfig>,
 }
 
 /// Unvalidated settings as they come from a file, the environment or flags.
@@ -80,7 +82,7 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     pub demo: Option<bool>,
     pub contacts_retention_days: Option<String>,
-    pub ldap: Option<crate::ldap::RawLdapConfig>,
+    pub ldap: Option<ldap::RawLdapConfig>,
     /// `SWITCHBOARD_LDAP_BIND_PASSWORD` (environment only).
     #[serde(skip)]
     pub ldap_bind_password: Option<String>,
@@ -229,10 +231,7 @@ impl Config {
             demo: raw.demo.unwrap_or(false),
             contacts_retention,
             ldap: match raw.ldap {
-                Some(ldap) => Some(crate::ldap::LdapConfig::parse(
-                    ldap,
-                    raw.ldap_bind_password,
-                )?),
+                Some(ldap) => Some(ldap::LdapConfig::parse(ldap, raw.ldap_bind_password)?),
                 None => None,
             },
         })

@@ -8,7 +8,7 @@ use std::{
     time::Instant,
 };
 
-use crate::{
+use switchboard::{
     app,
     config::{Config, RawConfig},
     ldap::{RawLdapConfig, SyncKind},

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use crate::{
+use switchboard::{
     demo::names::People,
     directory::{DepartmentId, Directory, MembershipInput, NewDepartment, NewStaff},
     store::{self, Actor, Journal, Source},
@@ -144,7 +144,7 @@ pub async fn run(staff: usize, departments: usize, batch: usize) -> Result<(), B
     );
     // A fresh process loads what was written, as a service start would.
     let output = std::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "load", "--database-url", &url])
+        .args(["load", "--database-url", &url])
         .output()?;
     print!("{}", String::from_utf8_lossy(&output.stdout));
     if !output.status.success() {

@@ -1,0 +1,24 @@
+//! The shared state every handler and middleware reads: the modules, built once by
+//! `app::open_services`. It sits below `api` and `app` so neither imports the other for it.
+
+use std::sync::Arc;
+
+use crate::{
+    access::Access, auth::Auth, config::Config, contacts::Contacts, directory::Directory, im::Im,
+    ldap::LdapService, observability::Metrics,
+};
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub directory: Arc<Directory>,
+    pub auth: Arc<Auth>,
+    pub access: Arc<Access>,
+    pub contacts: Arc<Contacts>,
+    /// Messaging: conversations, the WebSocket gateway's sessions, files.
+    pub im: Arc<Im>,
+    /// The LDAP connector, when configured.
+    pub ldap: Option<Arc<LdapService>>,
+    pub metrics: Arc<Metrics>,
+}
