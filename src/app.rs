@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{
-    access::{Access, AccessError},
+    access::{Access, AccessError, AdminWatch},
     api,
     auth::{self, Auth, AuthError},
     config::Config,
@@ -101,6 +101,8 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     );
     let access = Arc::new(Access::load(journal.clone(), directory.clone()).await?);
     auth.set_admin_lookup(access.clone());
+    directory.subscribe(auth::DirectoryWatch::new(&auth));
+    access.subscribe(AdminWatch::new(&auth));
     let contacts = Contacts::load(journal.clone(), directory.clone(), access.clone()).await?;
     directory.subscribe(contacts.clone());
     access.subscribe(contacts.clone());

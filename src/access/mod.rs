@@ -4,6 +4,7 @@
 //! It never evaluates casbin per directory entry on a serving path.
 
 mod adapter;
+mod admin_watch;
 mod error;
 mod model;
 mod policy;
@@ -12,6 +13,7 @@ mod service;
 mod snapshot;
 mod store;
 
+pub use admin_watch::AdminWatch;
 pub use error::AccessError;
 pub use model::{
     Assignment, Effect, MaskedField, Object, Role, RoleId, Rule, RuleId, Subject, role_subject,

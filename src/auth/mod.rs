@@ -5,9 +5,11 @@
 mod accounts;
 mod limiter;
 pub mod password;
+mod revocation;
 mod token;
 
 pub use accounts::Account;
+pub use revocation::{DirectoryWatch, RevocationCause, RevocationListener};
 pub use token::{Claims, TokenRejection, TokenSigner};
 
 use std::{
@@ -128,6 +130,7 @@ pub struct Auth {
     dummy_hash: String,
     admin_lookup: RwLock<Option<Arc<dyn AdminLookup>>>,
     external: RwLock<Option<Arc<dyn ExternalLogin>>>,
+    revocation_listeners: RwLock<Vec<Arc<dyn RevocationListener>>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -207,6 +210,7 @@ impl Auth {
             dummy_hash: password::hash("not a real password").await?,
             admin_lookup: RwLock::new(None),
             external: RwLock::new(None),
+            revocation_listeners: RwLock::new(Vec::new()),
         })
     }
 
@@ -276,13 +280,25 @@ impl Auth {
                 })),
             });
         }
-        txn.commit(|_| {
-            let mut cache = write(&self.cache);
-            for account in accounts {
-                cache.put(account);
-            }
-        })
-        .await?;
+        let revoked = txn
+            .commit(|_| {
+                let mut cache = write(&self.cache);
+                let mut revoked = Vec::new();
+                for account in accounts {
+                    let bumped = cache
+                        .by_id
+                        .get(&account.id)
+                        .is_some_and(|old| old.token_epoch < account.token_epoch);
+                    if let (true, Some(staff)) = (bumped, account.staff_id) {
+                        revoked.push(staff);
+                    }
+                    cache.put(account);
+                }
+                revoked
+            })
+            .await?;
+        // Open sessions end with the commit, not at their next token check.
+        self.announce_revoked(revoked);
         Ok(())
     }
 

@@ -180,6 +180,13 @@ async fn drive(
     {
         return close::NORMAL;
     }
+    // A revocation that committed between the handshake's token check and this session
+    // joining the hub was announced before the hub knew the session: check once more.
+    match im.auth.authenticate(&token) {
+        Ok(_) => {}
+        Err(AuthError::Expired) => return close::TOKEN_EXPIRED,
+        Err(_) => return close::UNAUTHORIZED,
+    }
     let expires_at = token_expiry(&token);
     let mut session = Session::new(im.clone(), link.clone());
     let mut last_heard = Instant::now();
@@ -295,5 +302,15 @@ async fn write_batch(
     tokio::select! {
         result = socket.flush() => result.map_err(|_| close::NORMAL),
         () = link.closed() => Err(link.closing().unwrap_or(close::NORMAL)),
+    }
+}
+
+/// Ends a person's open sessions the moment their tokens are revoked (logout, new password,
+/// disabled, admin rights removed), with the documented close code 4003.
+pub struct RevokedSessions(pub Arc<super::hub::Sessions>);
+
+impl crate::auth::RevocationListener for RevokedSessions {
+    fn revoked(&self, staff: StaffId) {
+        self.0.each(staff, |link| link.close(close::UNAUTHORIZED));
     }
 }

@@ -95,6 +95,7 @@ impl Im {
         let files_dir = data_dir.join("im-files");
         std::fs::create_dir_all(&files_dir)?;
         let sessions = Arc::new(Sessions::default());
+        auth.on_revoked(Arc::new(super::gateway::RevokedSessions(sessions.clone())));
         let hub: Arc<dyn Hub> = Arc::new(LocalHub::new(sessions.clone()));
         let webhooks = Arc::new(Webhooks::default());
         let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
