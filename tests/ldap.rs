@@ -10,7 +10,18 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 
-on_both_backends!(full_sync_of_the_sample_company);
+on_both_backends!(
+    full_sync_of_the_sample_company,
+    moves_renames_deletions_and_reappearances_keep_identities,
+    mass_deletions_and_empty_results_wait_for_approval,
+    a_connection_dropped_mid_sync_applies_nothing_and_the_next_run_succeeds,
+    duplicate_logins_and_bad_records_are_reported_and_the_rest_syncs,
+    login_binds_as_the_user_and_resists_injection,
+    starttls_and_ldaps_with_the_test_ca,
+    writable_mode_writes_to_ldap_first,
+    incremental_sync_by_content_sync,
+    incremental_sync_by_change_attribute,
+);
 
 async fn start(storage: &Storage, slapd: &Slapd, mode: &str) -> TestApp {
     TestApp::start_config(storage.config_with(false, Some(slapd.config(mode)))).await
@@ -169,10 +180,9 @@ async fn full_sync_of_the_sample_company(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn moves_renames_deletions_and_reappearances_keep_identities() {
+async fn moves_renames_deletions_and_reappearances_keep_identities(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app = start(&storage, &slapd, "read_only").await;
     sync(&app, "full").await;
     let before = person(&app, "zhangwei").await.unwrap();
@@ -242,10 +252,9 @@ async fn moves_renames_deletions_and_reappearances_keep_identities() {
     assert_eq!(person(&app, "carol").await.unwrap()["disabled_by"], "admin");
 }
 
-#[tokio::test]
-async fn mass_deletions_and_empty_results_wait_for_approval() {
+async fn mass_deletions_and_empty_results_wait_for_approval(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app = start(&storage, &slapd, "read_only").await;
     sync(&app, "full").await;
 
@@ -361,10 +370,9 @@ async fn cutting_proxy(target: String, budget: usize) -> String {
     format!("ldap://{address}")
 }
 
-#[tokio::test]
-async fn a_connection_dropped_mid_sync_applies_nothing_and_the_next_run_succeeds() {
+async fn a_connection_dropped_mid_sync_applies_nothing_and_the_next_run_succeeds(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     // The proxy lets the bind and the first pages through, then drops the connection.
     let mut config = slapd.config("read_only");
     config.url = cutting_proxy(slapd.url(), 6_000).await;
@@ -400,12 +408,11 @@ async fn a_connection_dropped_mid_sync_applies_nothing_and_the_next_run_succeeds
     assert_eq!(person(&app, "zhangwei").await.unwrap()["status"], "active");
 }
 
-#[tokio::test]
-async fn duplicate_logins_and_bad_records_are_reported_and_the_rest_syncs() {
+async fn duplicate_logins_and_bad_records_are_reported_and_the_rest_syncs(backend: Backend) {
     let slapd = Slapd::start(&[]);
     slapd.add("dn: uid=dup,ou=HR,ou=Stellar,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: zhangwei\ncn: Another Zhang\nsn: Zhang\n");
     slapd.add("dn: uid=noname,ou=HR,ou=Stellar,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: noname\ncn: X\nsn: X\nmail: not-an-email\n");
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app = start(&storage, &slapd, "read_only").await;
     let run = sync(&app, "full").await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -427,10 +434,9 @@ async fn duplicate_logins_and_bad_records_are_reported_and_the_rest_syncs() {
     );
 }
 
-#[tokio::test]
-async fn login_binds_as_the_user_and_resists_injection() {
+async fn login_binds_as_the_user_and_resists_injection(backend: Backend) {
     let mut slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app = start(&storage, &slapd, "read_only").await;
     sync(&app, "full").await;
     let login = |l: &str, p: &str| {
@@ -510,10 +516,9 @@ async fn login_binds_as_the_user_and_resists_injection() {
     );
 }
 
-#[tokio::test]
-async fn starttls_and_ldaps_with_the_test_ca() {
+async fn starttls_and_ldaps_with_the_test_ca(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let ca = slapd.get("LDAP_CA");
     for (url, start_tls) in [(slapd.get("LDAPS_URL"), false), (slapd.url(), true)] {
         let mut config = slapd.config("read_only");
@@ -550,10 +555,9 @@ async fn starttls_and_ldaps_with_the_test_ca() {
     );
 }
 
-#[tokio::test]
-async fn writable_mode_writes_to_ldap_first() {
+async fn writable_mode_writes_to_ldap_first(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app = start(&storage, &slapd, "writable").await;
     sync(&app, "full").await;
     let zhangwei = person(&app, "zhangwei").await.unwrap();
@@ -614,21 +618,22 @@ async fn writable_mode_writes_to_ldap_first() {
     );
 }
 
-#[tokio::test]
-async fn incremental_sync_by_content_sync() {
-    incremental_sync_picks_up_adds_modifies_moves_and_deletes(true).await;
+async fn incremental_sync_by_content_sync(backend: Backend) {
+    incremental_sync_picks_up_adds_modifies_moves_and_deletes(backend, true).await;
 }
 
-#[tokio::test]
-async fn incremental_sync_by_change_attribute() {
-    incremental_sync_picks_up_adds_modifies_moves_and_deletes(false).await;
+async fn incremental_sync_by_change_attribute(backend: Backend) {
+    incremental_sync_picks_up_adds_modifies_moves_and_deletes(backend, false).await;
 }
 
 /// With `content_sync`, slapd's syncprov (RFC 4533) names who changed and who left; without,
 /// the run compares modifyTimestamp and lists every id. Both must reach the same directory.
-async fn incremental_sync_picks_up_adds_modifies_moves_and_deletes(content_sync: bool) {
+async fn incremental_sync_picks_up_adds_modifies_moves_and_deletes(
+    backend: Backend,
+    content_sync: bool,
+) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let mut config = slapd.config("read_only");
     config.content_sync = content_sync;
     let app = TestApp::start_config(storage.config_with(false, Some(config))).await;
@@ -701,12 +706,9 @@ async fn incremental_sync_picks_up_adds_modifies_moves_and_deletes(content_sync:
     if content_sync {
         // A cookie older than the server's session log: the server cannot name who left, so
         // it lists everyone still there (the present phase) and the rest are gone.
-        let db = sea_orm::Database::connect(format!(
-            "sqlite://{}/switchboard.db",
-            storage.data_dir().display()
-        ))
-        .await
-        .expect("database");
+        let db = sea_orm::Database::connect(storage.database_url())
+            .await
+            .expect("database");
         let old = hex::encode("rid=000,csn=20200101000000.000000Z#000000#000#000000");
         sea_orm::ConnectionTrait::execute_unprepared(
             &db,

@@ -1,8 +1,8 @@
 //! Storage of sync runs, the run lease and the incremental high-water mark (`ldap_*` tables).
 
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QuerySelect,
-    Statement,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +26,39 @@ pub mod run_row {
         pub failures: String,
         pub message: String,
         pub approved: bool,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The one-row lease that keeps sync runs one at a time.
+pub mod lease_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ldap_lease")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub holder: String,
+        pub expires_at: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The one-row incremental mark.
+pub mod state_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ldap_state")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub high_water: String,
+        pub last_full_at: i64,
+        pub sync_cookie: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -168,12 +201,16 @@ pub async fn approve(db: &DatabaseConnection, id: Uuid) -> Result<(), LdapError>
 
 /// Runs interrupted by a crash are recorded as failed at the next start.
 pub async fn fail_interrupted(db: &DatabaseConnection) -> Result<(), LdapError> {
-    db.execute_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "UPDATE ldap_runs SET status = 'failed', message = 'interrupted (the server stopped during the run)', finished_at = $1 WHERE status = 'running'",
-        [now().into()],
-    ))
-    .await?;
+    run_row::Entity::update_many()
+        .col_expr(run_row::Column::Status, Expr::value("failed"))
+        .col_expr(
+            run_row::Column::Message,
+            Expr::value("interrupted (the server stopped during the run)"),
+        )
+        .col_expr(run_row::Column::FinishedAt, Expr::value(now()))
+        .filter(run_row::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -183,24 +220,31 @@ pub async fn acquire_lease(
     holder: &str,
     seconds: i64,
 ) -> Result<bool, LdapError> {
-    let result = db
-        .execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            // `$n` placeholders work on SQLite and PostgreSQL alike.
-            "UPDATE ldap_lease SET holder = $1, expires_at = $2 WHERE id = 1 AND (expires_at < $3 OR holder = $1)",
-            [holder.into(), (now() + seconds * 1000).into(), now().into()],
-        ))
+    let now = now();
+    let result = lease_row::Entity::update_many()
+        .col_expr(lease_row::Column::Holder, Expr::value(holder))
+        .col_expr(
+            lease_row::Column::ExpiresAt,
+            Expr::value(now + seconds * 1000),
+        )
+        .filter(lease_row::Column::Id.eq(1))
+        .filter(
+            Condition::any()
+                .add(lease_row::Column::ExpiresAt.lt(now))
+                .add(lease_row::Column::Holder.eq(holder)),
+        )
+        .exec(db)
         .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(result.rows_affected == 1)
 }
 
 pub async fn release_lease(db: &DatabaseConnection, holder: &str) -> Result<(), LdapError> {
-    db.execute_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "UPDATE ldap_lease SET expires_at = 0 WHERE id = 1 AND holder = $1",
-        [holder.into()],
-    ))
-    .await?;
+    lease_row::Entity::update_many()
+        .col_expr(lease_row::Column::ExpiresAt, Expr::value(0i64))
+        .filter(lease_row::Column::Id.eq(1))
+        .filter(lease_row::Column::Holder.eq(holder))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -214,20 +258,13 @@ pub struct Mark {
 }
 
 pub async fn mark(db: &DatabaseConnection) -> Result<Mark, LdapError> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT high_water, sync_cookie FROM ldap_state WHERE id = 1",
-        ))
-        .await?;
-    let Some(row) = row else {
+    let Some(row) = state_row::Entity::find_by_id(1).one(db).await? else {
         return Ok(Mark::default());
     };
-    let high_water = Some(row.try_get::<String>("", "high_water")?).filter(|h| !h.is_empty());
-    let cookie = row
-        .try_get::<Option<String>>("", "sync_cookie")?
-        .and_then(|c| hex::decode(c).ok());
-    Ok(Mark { high_water, cookie })
+    Ok(Mark {
+        high_water: Some(row.high_water).filter(|h| !h.is_empty()),
+        cookie: row.sync_cookie.and_then(|c| hex::decode(c).ok()),
+    })
 }
 
 /// Records where a successful run left off (and, for a full run, when it ran).
@@ -237,25 +274,22 @@ pub async fn set_mark(
     cookie: Option<&[u8]>,
     full: bool,
 ) -> Result<(), LdapError> {
-    let backend = db.get_database_backend();
     let cookie: Option<String> = cookie.map(hex::encode);
-    let updated = db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            if full {
-                "UPDATE ldap_state SET high_water = $1, sync_cookie = $2, last_full_at = $3 WHERE id = 1"
-            } else {
-                "UPDATE ldap_state SET high_water = $1, sync_cookie = $2 WHERE id = 1 AND $3 >= 0"
-            },
-            [high_water.into(), cookie.clone().into(), now().into()],
-        ))
-        .await?;
-    if updated.rows_affected() == 0 {
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO ldap_state (id, high_water, sync_cookie, last_full_at) VALUES (1, $1, $2, $3)",
-            [high_water.into(), cookie.into(), now().into()],
-        ))
+    let mut update = state_row::Entity::update_many()
+        .col_expr(state_row::Column::HighWater, Expr::value(high_water))
+        .col_expr(state_row::Column::SyncCookie, Expr::value(cookie.clone()))
+        .filter(state_row::Column::Id.eq(1));
+    if full {
+        update = update.col_expr(state_row::Column::LastFullAt, Expr::value(now()));
+    }
+    if update.exec(db).await?.rows_affected == 0 {
+        state_row::Entity::insert(state_row::ActiveModel {
+            id: Set(1),
+            high_water: Set(high_water.to_owned()),
+            sync_cookie: Set(cookie),
+            last_full_at: Set(now()),
+        })
+        .exec_without_returning(db)
         .await?;
     }
     Ok(())

@@ -89,6 +89,14 @@ impl Storage {
         self.dir.path().to_path_buf()
     }
 
+    /// The database the server keeps its state in, for tests that reach past the API.
+    pub fn database_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url(),
+            None => format!("sqlite://{}/switchboard.db", self.data_dir().display()),
+        }
+    }
+
     pub fn config(&self, demo: bool) -> Config {
         self.config_with(demo, None)
     }
