@@ -1,10 +1,14 @@
 //! Property tests of the contact-sync invariants, on random companies, users and sequences of
-//! directory, rule, role and assignment edits. After every step, for every person:
+//! directory, rule, role, assignment and LDAP-group edits — identical and overlapping rules,
+//! rules replaced by copies of others, roles deleted and recreated — with restarts in the
+//! middle. After every step, for every person:
 //!  1. their client's snapshot plus every delta since equals the snapshot now (no resets);
 //!  2. the snapshot equals an oracle that asks casbin per entry, the naive way, and projects
 //!     by the written definition of "visible" (docs/api.md) — so nothing outside the view, and
-//!     no masked field, is ever served;
-//!  3. versions never go backwards.
+//!     no masked field, is ever served. The oracle's casbin is loaded afresh from the stored
+//!     tables, and the live enforcer must hold exactly its lines;
+//!  3. versions never go backwards;
+//!  4. a restart changes no view: the snapshot at a version is the same before and after.
 
 mod common;
 
@@ -23,7 +27,7 @@ use switchboard::{
         FieldType, MembershipInput, NewDepartment, NewStaff, StaffId, StaffPatch, StaffStatus,
     },
     store::{Actor, Source, Version},
-    {app::Application, state::AppState},
+    {access::Access, app::Application, state::AppState},
 };
 
 const DEPT_TYPES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -106,7 +110,42 @@ enum Op {
         role: usize,
         staff: usize,
     },
+    /// A new rule identical to an existing one.
+    DuplicateRule {
+        rule: usize,
+    },
+    /// An existing rule replaced (same id) by a copy of another's role, effect and object.
+    CopyRule {
+        rule: usize,
+        from: usize,
+    },
+    /// An existing rule replaced by one naming another object (or field).
+    RetargetRule {
+        rule: usize,
+        pick: Pick,
+        field: usize,
+    },
+    /// A role deleted (with its rules, assignments and exemptions) and a new one in its place,
+    /// in one commit.
+    ReplaceRole {
+        role: usize,
+    },
+    AssignGroup {
+        role: usize,
+        group: usize,
+    },
+    UnassignGroup {
+        role: usize,
+        group: usize,
+    },
+    SetGroup {
+        group: usize,
+        members: Vec<usize>,
+    },
+    Restart,
 }
+
+const GROUPS: [&str; 2] = ["cn=ops,ou=groups,dc=test", "cn=all,ou=groups,dc=test"];
 
 fn pick() -> impl Strategy<Value = Pick> {
     prop_oneof![
@@ -166,10 +205,24 @@ fn op() -> impl Strategy<Value = Op> {
         any::<usize>().prop_map(|rule| Op::DeleteRule { rule }),
         (any::<usize>(), any::<usize>()).prop_map(|(role, staff)| Op::Assign { role, staff }),
         (any::<usize>(), any::<usize>()).prop_map(|(role, staff)| Op::Unassign { role, staff }),
+        any::<usize>().prop_map(|rule| Op::DuplicateRule { rule }),
+        (any::<usize>(), any::<usize>()).prop_map(|(rule, from)| Op::CopyRule { rule, from }),
+        (any::<usize>(), pick(), 0..5usize).prop_map(|(rule, pick, field)| Op::RetargetRule {
+            rule,
+            pick,
+            field
+        }),
+        any::<usize>().prop_map(|role| Op::ReplaceRole { role }),
+        (any::<usize>(), 0..2usize).prop_map(|(role, group)| Op::AssignGroup { role, group }),
+        (any::<usize>(), 0..2usize).prop_map(|(role, group)| Op::UnassignGroup { role, group }),
+        (0..2usize, proptest::collection::vec(any::<usize>(), 0..4))
+            .prop_map(|(group, members)| Op::SetGroup { group, members }),
+        Just(Op::Restart),
     ]
 }
 
 struct World {
+    storage: Storage,
     state: AppState,
     roles: Vec<RoleId>,
     actor: Actor,
@@ -179,6 +232,10 @@ struct World {
 
 fn nth<T: Copy>(items: &[T], index: usize) -> Option<T> {
     (!items.is_empty()).then(|| items[index % items.len()])
+}
+
+fn nth_of<T: Clone>(items: &[T], index: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items[index % items.len()].clone())
 }
 
 impl World {
@@ -236,12 +293,54 @@ impl World {
         out
     }
 
-    async fn policy(&self, change: PolicyChange) {
-        // Refusals (e.g. unknown ids) are part of the game: the state must stay consistent.
-        let _ = self.state.access.apply(&self.actor, vec![change]).await;
+    async fn policy(&self, change: PolicyChange) -> bool {
+        self.policies(vec![change]).await
     }
 
-    async fn apply(&mut self, op: &Op, step: usize) {
+    /// Applies edits as one commit; whether they were accepted.
+    async fn policies(&self, changes: Vec<PolicyChange>) -> bool {
+        // Refusals (e.g. unknown ids) are part of the game: the state must stay consistent.
+        self.state.access.apply(&self.actor, changes).await.is_ok()
+    }
+
+    fn rules(&self) -> Vec<Rule> {
+        self.state
+            .access
+            .snapshot()
+            .policy
+            .rules
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Stops the service (as a shutdown does: pending view history is written) and starts it
+    /// again over the same storage; every view must be what it was at the same version.
+    async fn restart(&mut self) -> Result<(), TestCaseError> {
+        let before: Vec<_> = self
+            .staff()
+            .into_iter()
+            .map(|staff| (staff, snapshot_map(&self.state, staff)))
+            .collect();
+        self.state.contacts.flush().await;
+        self.state.im.shutdown().await;
+        let application = Application::build(self.storage.config(false))
+            .await
+            .expect("restart");
+        self.state = application.state().clone();
+        for (staff, snapshot) in before {
+            let after = snapshot_map(&self.state, staff);
+            prop_assert_eq!(
+                &after,
+                &snapshot,
+                "the view of {} changed across a restart",
+                staff
+            );
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &Op, step: usize) -> Result<(), TestCaseError> {
         let directory = self.state.directory.clone();
         let actor = self.actor.clone();
         match op.clone() {
@@ -473,11 +572,87 @@ impl World {
                     .await;
                 }
             }
+            Op::DuplicateRule { rule } => {
+                if let Some(original) = nth_of(&self.rules(), rule) {
+                    self.policy(PolicyChange::PutRule(Rule {
+                        id: RuleId(uuid::Uuid::now_v7()),
+                        ..original
+                    }))
+                    .await;
+                }
+            }
+            Op::CopyRule { rule, from } => {
+                let rules = self.rules();
+                if let (Some(target), Some(source)) = (nth_of(&rules, rule), nth_of(&rules, from)) {
+                    self.policy(PolicyChange::PutRule(Rule {
+                        id: target.id,
+                        ..source
+                    }))
+                    .await;
+                }
+            }
+            Op::RetargetRule { rule, pick, field } => {
+                if let Some(original) = nth_of(&self.rules(), rule) {
+                    let object = match original.effect {
+                        Effect::Mask => Some(Object::Field(
+                            MaskedField::parse(FIELDS[field]).expect("field"),
+                        )),
+                        Effect::Allow | Effect::Deny => self.object(&pick),
+                    };
+                    if let Some(object) = object {
+                        self.policy(PolicyChange::PutRule(Rule { object, ..original }))
+                            .await;
+                    }
+                }
+            }
+            Op::ReplaceRole { role } => {
+                if let Some(old) = nth(&self.roles, role) {
+                    let new = Role {
+                        id: RoleId(uuid::Uuid::now_v7()),
+                        name: format!("role at {step}"),
+                        description: String::new(),
+                        is_admin: false,
+                    };
+                    let replaced = self
+                        .policies(vec![
+                            PolicyChange::DeleteRole(old),
+                            PolicyChange::PutRole(new.clone()),
+                        ])
+                        .await;
+                    if replaced {
+                        let index = role % self.roles.len();
+                        self.roles[index] = new.id;
+                    }
+                }
+            }
+            Op::AssignGroup { role, group } | Op::UnassignGroup { role, group } => {
+                if let Some(role_id) = nth(&self.roles, role) {
+                    let assignment = Assignment {
+                        role_id,
+                        subject: Subject::Group(GROUPS[group].into()),
+                    };
+                    self.policy(if matches!(op, Op::AssignGroup { .. }) {
+                        PolicyChange::Assign(assignment)
+                    } else {
+                        PolicyChange::Unassign(assignment)
+                    })
+                    .await;
+                }
+            }
+            Op::SetGroup { group, members } => {
+                let staff = self.staff();
+                let members = members.iter().filter_map(|m| nth(&staff, *m)).collect();
+                self.policy(PolicyChange::SetGroupMembers(GROUPS[group].into(), members))
+                    .await;
+            }
+            Op::Restart => self.restart().await?,
         }
+        Ok(())
     }
 
     /// Checks every person's client and view against the oracle.
     async fn check(&mut self) -> Result<(), TestCaseError> {
+        let tables = policy_of_the_tables(&self.state).await?;
         for staff in self.staff() {
             let now = snapshot_map(&self.state, staff);
             let (now_version, now_entries) = now;
@@ -518,7 +693,7 @@ impl World {
                     );
                 }
             }
-            let expected = oracle(&self.state, staff).await;
+            let expected = oracle(&self.state, &tables, staff).await;
             prop_assert_eq!(&now_entries, &expected, "view != oracle for {}", staff);
         }
         Ok(())
@@ -552,10 +727,23 @@ fn entries(snapshot: &Value) -> BTreeMap<String, Value> {
     map
 }
 
+/// The policy as the stored tables say it is: casbin loaded afresh from them (what a restart
+/// would load). The live enforcer must hold exactly the same lines.
+async fn policy_of_the_tables(state: &AppState) -> Result<Access, TestCaseError> {
+    let tables = Access::load(state.directory.journal().clone(), state.directory.clone())
+        .await
+        .expect("policy loads from the tables");
+    prop_assert_eq!(
+        state.access.lines_in_force().await,
+        tables.lines_in_force().await,
+        "the live casbin policy differs from the tables"
+    );
+    Ok(tables)
+}
+
 /// The naive reference: casbin `enforce` per entry (a person's decision is the OR of their
 /// roles' decisions), and the projection written out again.
-async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
-    let access = &state.access;
+async fn oracle(state: &AppState, access: &Access, viewer: StaffId) -> BTreeMap<String, Value> {
     let policy = access.snapshot();
     let roles: Vec<String> = policy
         .roles_of(viewer)
@@ -730,7 +918,7 @@ async fn oracle(state: &AppState, viewer: StaffId) -> BTreeMap<String, Value> {
     out
 }
 
-async fn setup(seed: &[usize]) -> (Storage, World) {
+async fn setup(seed: &[usize]) -> World {
     let storage = Storage::new(Backend::Sqlite).await;
     let application = Application::build(storage.config(false))
         .await
@@ -774,6 +962,7 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
         .await
         .unwrap();
     let mut world = World {
+        storage,
         state,
         roles: roles.iter().map(|r| r.id).collect(),
         actor,
@@ -792,7 +981,7 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
     .iter()
     .enumerate()
     {
-        world.apply(op, 1000 + i).await;
+        world.apply(op, 1000 + i).await.expect("setup");
     }
     for i in 0..5 {
         let op = Op::CreateStaff {
@@ -800,7 +989,7 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
             second: (i % 2 == 0).then_some(i + 1),
             kind: i % 3,
         };
-        world.apply(&op, 2000 + i).await;
+        world.apply(&op, 2000 + i).await.expect("setup");
         world
             .apply(
                 &Op::Assign {
@@ -809,7 +998,8 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
                 },
                 3000 + i,
             )
-            .await;
+            .await
+            .expect("setup");
     }
     world
         .apply(
@@ -819,7 +1009,8 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
             },
             4000,
         )
-        .await;
+        .await
+        .expect("setup");
     world
         .apply(
             &Op::AddAllow {
@@ -828,7 +1019,8 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
             },
             4001,
         )
-        .await;
+        .await
+        .expect("setup");
     world
         .apply(
             &Op::AddAllow {
@@ -837,8 +1029,9 @@ async fn setup(seed: &[usize]) -> (Storage, World) {
             },
             4002,
         )
-        .await;
-    (storage, world)
+        .await
+        .expect("setup");
+    world
 }
 
 proptest! {
@@ -851,10 +1044,10 @@ proptest! {
     ) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async {
-            let (_storage, mut world) = setup(&seed).await;
+            let mut world = setup(&seed).await;
             world.check().await?;
             for (step, op) in ops.iter().enumerate() {
-                world.apply(op, step).await;
+                world.apply(op, step).await?;
                 world.check().await?;
             }
             Ok::<(), TestCaseError>(())

@@ -93,6 +93,27 @@ impl Policy {
         lines
     }
 
+    /// The casbin lines to remove and to add to go from `old` to `new`, compared as sets.
+    /// Several rows can stand for one line (two rules with the same role, effect and object
+    /// are one `p` line): a line goes only when no row of `new` stands for it any more, and
+    /// is added only when no row of `old` did. Assignments are compared only when they changed
+    /// (they are shared between policies until then; people's own roles are not lines).
+    pub fn line_changes(old: &Policy, new: &Policy) -> (Vec<CasbinLine>, Vec<CasbinLine>) {
+        let lines = |policy: &Policy| -> BTreeSet<CasbinLine> {
+            let mut lines: BTreeSet<CasbinLine> =
+                policy.rules.values().flat_map(Self::rule_lines).collect();
+            if !Arc::ptr_eq(&old.assignments, &new.assignments) {
+                lines.extend(policy.assignments.iter().filter_map(Self::assignment_line));
+            }
+            lines
+        };
+        let (before, after) = (lines(old), lines(new));
+        (
+            before.difference(&after).cloned().collect(),
+            after.difference(&before).cloned().collect(),
+        )
+    }
+
     /// Deny rules (they apply to everyone not exempt).
     pub fn denies(&self) -> Vec<Deny> {
         self.rules
@@ -149,5 +170,59 @@ impl Policy {
             .filter(|r| r.is_admin)
             .map(|r| r.id)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::model::MaskedField;
+
+    fn rule(role: RoleId, effect: Effect, object: Object) -> Rule {
+        Rule {
+            id: RuleId(uuid::Uuid::now_v7()),
+            role_id: Some(role),
+            effect,
+            object,
+            exempt_roles: vec![],
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_line_goes_only_with_the_last_rule_that_stands_for_it() {
+        let role = RoleId(uuid::Uuid::now_v7());
+        let mask = Object::Field(MaskedField::Phones);
+        let (a, b) = (
+            rule(role, Effect::Mask, mask.clone()),
+            rule(role, Effect::Mask, mask),
+        );
+        let mut both = Policy::default();
+        both.rules.insert(a.id, a.clone());
+        both.rules.insert(b.id, b.clone());
+        let mut one = both.clone();
+        one.rules.remove(&b.id);
+        assert_eq!(Policy::line_changes(&both, &one), (vec![], vec![]));
+        assert_eq!(Policy::line_changes(&one, &both), (vec![], vec![]));
+
+        // Replacing one of two identical rules adds the new line and removes nothing.
+        let mut replaced = both.clone();
+        let allow = Rule {
+            effect: Effect::Allow,
+            object: Object::All,
+            ..b.clone()
+        };
+        replaced.rules.insert(b.id, allow.clone());
+        assert_eq!(
+            Policy::line_changes(&both, &replaced),
+            (vec![], Policy::rule_lines(&allow))
+        );
+
+        // The last one goes: so does its line.
+        let none = Policy::default();
+        assert_eq!(
+            Policy::line_changes(&one, &none),
+            (Policy::rule_lines(&a), vec![])
+        );
     }
 }

@@ -101,11 +101,11 @@ pub fn own_departments(
         .unwrap_or_default()
 }
 
-/// What one edit does to the stored rows, the casbin lines, and the derived data.
+/// What one edit does to the stored rows and the derived data. (The casbin lines are not
+/// collected edit by edit: two rows can stand for one line, so they are the difference
+/// between the old and the new policy, `Policy::line_changes`.)
 #[derive(Default)]
 struct Effects {
-    removed_lines: Vec<CasbinLine>,
-    added_lines: Vec<CasbinLine>,
     touched_roles: BTreeSet<RoleId>,
     holders_changed: bool,
     audit: Vec<AuditEntry>,
@@ -175,6 +175,21 @@ impl Access {
             .enforce((subject, object, action))?)
     }
 
+    /// Every line the enforcer holds, `p` and `g` (diagnostics and tests: after any sequence
+    /// of edits, these are the lines of the stored policy, as a fresh `load` would have them).
+    pub async fn lines_in_force(&self) -> BTreeSet<(String, Vec<String>)> {
+        let enforcer = self.enforcer.lock().await;
+        let policies = enforcer
+            .get_policy()
+            .into_iter()
+            .map(|l| ("p".to_owned(), l));
+        let groupings = enforcer
+            .get_grouping_policy()
+            .into_iter()
+            .map(|l| ("g".to_owned(), l));
+        policies.chain(groupings).collect()
+    }
+
     /// Applies policy edits as one journaled transaction.
     pub async fn apply(
         &self,
@@ -189,15 +204,16 @@ impl Access {
             self.plan(&mut candidate, change, &mut effects)?;
         }
 
+        let (removed, added) = Policy::line_changes(&old.policy, &candidate);
         let mut enforcer = self.enforcer.lock().await;
-        apply_lines(&mut enforcer, &effects.removed_lines, &effects.added_lines).await?;
+        apply_lines(&mut enforcer, &removed, &added).await?;
         let outcome = self
             .check_and_persist(&txn, &old, candidate, &enforcer, &effects, &changes)
             .await;
         let new = match outcome {
             Ok(new) => new,
             Err(error) => {
-                apply_lines(&mut enforcer, &effects.added_lines, &effects.removed_lines).await?;
+                apply_lines(&mut enforcer, &added, &removed).await?;
                 return Err(error);
             }
         };
@@ -221,7 +237,7 @@ impl Access {
         match committed {
             Ok(version) => Ok(version),
             Err(error) => {
-                apply_lines(&mut enforcer, &effects.added_lines, &effects.removed_lines).await?;
+                apply_lines(&mut enforcer, &added, &removed).await?;
                 Err(error.into())
             }
         }
@@ -372,16 +388,10 @@ impl Access {
                     .map(|r| r.id)
                     .collect();
                 for rule_id in own_rules {
-                    if let Some(rule) = policy.rules.remove(&rule_id) {
-                        fx.removed_lines.extend(Policy::rule_lines(&rule));
-                    }
+                    policy.rules.remove(&rule_id);
                 }
                 for rule in policy.rules.values_mut() {
-                    if rule.exempt_roles.contains(id) {
-                        fx.removed_lines.extend(Policy::rule_lines(rule));
-                        rule.exempt_roles.retain(|r| r != id);
-                        fx.added_lines.extend(Policy::rule_lines(rule));
-                    }
+                    rule.exempt_roles.retain(|r| r != id);
                 }
                 let gone: Vec<Assignment> = policy
                     .assignments
@@ -390,7 +400,6 @@ impl Access {
                     .cloned()
                     .collect();
                 for a in gone {
-                    fx.removed_lines.extend(Policy::assignment_line(&a));
                     Arc::make_mut(&mut policy.assignments).remove(&a);
                 }
                 fx.touched_roles.insert(*id);
@@ -408,11 +417,9 @@ impl Access {
                 self.check_rule(policy, rule)?;
                 let before = policy.rules.insert(rule.id, rule.clone());
                 if let Some(old) = &before {
-                    fx.removed_lines.extend(Policy::rule_lines(old));
                     fx.touched_roles.extend(old.role_id);
                     fx.touched_roles.extend(old.exempt_roles.iter().copied());
                 }
-                fx.added_lines.extend(Policy::rule_lines(rule));
                 fx.touched_roles.extend(rule.role_id);
                 fx.touched_roles.extend(rule.exempt_roles.iter().copied());
                 fx.audit.push(AuditEntry {
@@ -434,7 +441,6 @@ impl Access {
                     .rules
                     .remove(id)
                     .ok_or_else(|| AccessError::not_found("rule", id))?;
-                fx.removed_lines.extend(Policy::rule_lines(&rule));
                 fx.touched_roles.extend(rule.role_id);
                 fx.touched_roles.extend(rule.exempt_roles.iter().copied());
                 fx.audit.push(AuditEntry {
@@ -456,7 +462,6 @@ impl Access {
                     return Err(AccessError::not_found("staff", s));
                 }
                 if Arc::make_mut(&mut policy.assignments).insert(a.clone()) {
-                    fx.added_lines.extend(Policy::assignment_line(a));
                     fx.holders_changed = true;
                     fx.audit.push(AuditEntry {
                         action: "role.assign",
@@ -476,7 +481,6 @@ impl Access {
                         format!("{} → {}", a.subject.value(), a.role_id),
                     ));
                 }
-                fx.removed_lines.extend(Policy::assignment_line(a));
                 fx.holders_changed = true;
                 fx.audit.push(AuditEntry {
                     action: "role.unassign",
