@@ -23,14 +23,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// `--config` and `--data` are global: they may stand before or after any subcommand
+    /// (`switchboard ldap test --config F` and `switchboard --config F ldap test` alike).
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the service.
     Serve {
-        #[command(flatten)]
-        common: CommonArgs,
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
@@ -39,18 +41,13 @@ enum Command {
         demo: bool,
     },
     /// Apply database migrations and exit.
-    Migrate {
-        #[command(flatten)]
-        common: CommonArgs,
-    },
+    Migrate,
     /// The LDAP connector: `test` checks the connection and shows what a sync would change;
     /// `sync` runs one (use it while the service is stopped, e.g. for the first import; a
     /// running service syncs on its own schedule and through its API).
     Ldap {
         #[command(subcommand)]
         action: LdapAction,
-        #[command(flatten)]
-        common: CommonArgs,
     },
 }
 
@@ -69,10 +66,10 @@ enum LdapAction {
 #[derive(Args)]
 struct CommonArgs {
     /// A TOML configuration file.
-    #[arg(long)]
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Data directory (default ./data).
-    #[arg(long = "data")]
+    #[arg(long = "data", global = true)]
     data_dir: Option<String>,
 }
 
@@ -101,13 +98,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let common = cli.common;
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve {
-                common,
-                listen,
-                demo,
-            } => {
+            Command::Serve { listen, demo } => {
                 let config = load_config(
                     &common,
                     RawConfig {
@@ -123,16 +117,17 @@ fn main() -> ExitCode {
                     .await?;
                 Ok(())
             }
-            Command::Migrate { common } => {
+            Command::Migrate => {
                 let config = load_config(&common, RawConfig::default())?;
                 observability::init_tracing(config.log_format);
                 app::open_database(&config, switchboard::store::Checkpoints::InCommit).await?;
                 println!("migrations applied");
                 Ok(())
             }
-            Command::Ldap { action, common } => {
+            Command::Ldap { action } => {
                 let config = load_config(&common, RawConfig::default())?;
-                observability::init_tracing(config.log_format);
+                // stdout is the JSON result; logs go to stderr.
+                observability::init_tracing_to_stderr(config.log_format);
                 let state = app::open_services(config, false).await?;
                 let ldap = state.ldap.clone().ok_or(
                     "LDAP is not configured: add an [ldap] table to the configuration file",

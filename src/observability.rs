@@ -18,14 +18,28 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 pub fn init_tracing(format: LogFormat) {
+    init_tracing_with(format, std::io::stdout);
+}
+
+/// Logs to stderr: for commands whose stdout is their result (`ldap test` prints JSON).
+pub fn init_tracing_to_stderr(format: LogFormat) {
+    init_tracing_with(format, std::io::stderr);
+}
+
+fn init_tracing_with<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=info"));
     let registry = tracing_subscriber::registry().with(filter);
     // A second call (tests start several servers in one process) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_target(false).with_writer(writer))
+            .try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
+            .with(fmt::layer().json().flatten_event(true).with_writer(writer))
             .try_init(),
     };
 }

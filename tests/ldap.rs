@@ -28,15 +28,7 @@ async fn start(storage: &Storage, slapd: &Slapd, mode: &str) -> TestApp {
 }
 
 async fn sync(app: &TestApp, kind: &str) -> Value {
-    let reply = app
-        .admin(
-            Method::POST,
-            &format!("/api/v1/admin/ldap/sync?kind={kind}"),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body
+    common::ldap_api::sync(app, kind).await
 }
 
 async fn person(app: &TestApp, login: &str) -> Option<Value> {
@@ -302,9 +294,10 @@ async fn mass_deletions_and_empty_results_wait_for_approval(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
-    assert_eq!(approved.body["status"], "succeeded");
-    assert_eq!(approved.body["counts"]["disabled"], 10);
+    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.body);
+    let approved = common::ldap_api::wait_run(&app, approved.body["id"].as_str().unwrap()).await;
+    assert_eq!(approved["status"], "succeeded");
+    assert_eq!(approved["counts"]["disabled"], 10);
     assert_eq!(
         person(&app, "wangfang").await.unwrap()["status"],
         "disabled"

@@ -200,7 +200,10 @@ impl From<crate::ldap::LdapError> for ApiError {
             E::Busy(message) | E::ReadOnly(message) => Self::Conflict(message),
             E::Refused(_) => Self::Conflict(err.to_string()),
             E::NotFound(_) => Self::NotFound(err.to_string()),
-            E::Unreachable(_) | E::Bind(_) | E::Search(_) => Self::Unavailable(err.to_string()),
+            E::Unreachable(_) | E::Tls(_) | E::Bind(_) | E::Search(_) => {
+                Self::Unavailable(err.to_string())
+            }
+            E::Diverged(_) => Self::Unavailable(err.to_string()),
             E::Config(_) => Self::Invalid {
                 field: "ldap".into(),
                 reason: err.to_string(),

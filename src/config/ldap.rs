@@ -240,6 +240,9 @@ fn staff_attributes() -> StaffAttributes {
     }
 }
 
+/// Scheduled runs closer together than this would overlap on a large directory.
+pub const MIN_SYNC_INTERVAL_SECS: u64 = 30;
+
 /// Validated LDAP settings.
 #[derive(Debug, Clone)]
 pub struct LdapConfig {
@@ -308,6 +311,23 @@ impl LdapConfig {
         if raw.deletion_threshold_percent > 100 {
             return Err(error("deletion_threshold_percent", "must be 0-100"));
         }
+        if raw.sync_interval_secs < MIN_SYNC_INTERVAL_SECS {
+            return Err(error(
+                "sync_interval_secs",
+                format!(
+                    "must be at least {MIN_SYNC_INTERVAL_SECS} (got {}); use mode = \"unsynced\" for no scheduled runs",
+                    raw.sync_interval_secs
+                ),
+            ));
+        }
+        for (key, secs) in [
+            ("connect_timeout_secs", raw.connect_timeout_secs),
+            ("operation_timeout_secs", raw.operation_timeout_secs),
+        ] {
+            if secs == 0 {
+                return Err(error(key, "must be at least 1"));
+            }
+        }
         if !(1..=10_000).contains(&raw.page_size) {
             return Err(error("page_size", "must be 1-10000"));
         }
@@ -329,12 +349,12 @@ impl LdapConfig {
             url,
             start_tls: raw.start_tls,
             ca_file,
-            connect_timeout: Duration::from_secs(raw.connect_timeout_secs.max(1)),
-            operation_timeout: Duration::from_secs(raw.operation_timeout_secs.max(1)),
+            connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
+            operation_timeout: Duration::from_secs(raw.operation_timeout_secs),
             bind_dn: raw.bind_dn,
             bind_password,
             mode: raw.mode,
-            sync_interval: Duration::from_secs(raw.sync_interval_secs.max(30)),
+            sync_interval: Duration::from_secs(raw.sync_interval_secs),
             deletion_threshold_percent: raw.deletion_threshold_percent,
             page_size: raw.page_size as i32,
             stable_id: raw.stable_id,

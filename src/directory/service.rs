@@ -149,8 +149,21 @@ impl Directory {
     /// Runs `build` against a stage over the current replica and throws the stage away:
     /// what a write would do, without doing it (dry runs).
     pub fn preview<T>(&self, build: impl FnOnce(&mut Stage<'_>) -> T) -> T {
+        self.preview_with_fields(Vec::new(), build)
+    }
+
+    /// [`Self::preview`] as if `extra` field definitions were in force too: a dry run of a
+    /// job that defines fields before it writes.
+    pub fn preview_with_fields<T>(
+        &self,
+        extra: Vec<FieldDefinition>,
+        build: impl FnOnce(&mut Stage<'_>) -> T,
+    ) -> T {
         let replica = self.read();
-        let fields = poisoned(self.fields.read());
+        let mut fields = poisoned(self.fields.read()).clone();
+        for def in extra {
+            fields.insert(def);
+        }
         let mut stage = Stage::new(&replica, &fields, Version(self.journal.head().0 + 1));
         build(&mut stage)
     }

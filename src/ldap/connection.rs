@@ -6,6 +6,7 @@ use std::{
     collections::{HashMap, HashSet},
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
+    time::Duration,
 };
 
 use ldap3::{
@@ -104,7 +105,7 @@ pub async fn connect(config: &LdapConfig) -> Result<Ldap, LdapError> {
     )
     .await
     .map_err(|_| LdapError::Unreachable(format!("connecting to {} timed out", config.url)))?
-    .map_err(|e| LdapError::Unreachable(format!("{}: {e}", config.url)))?;
+    .map_err(|e| connect_error(config, e))?;
     tokio::spawn(async move {
         if let Err(error) = conn.drive().await {
             tracing::debug!(%error, "LDAP connection closed");
@@ -112,6 +113,38 @@ pub async fn connect(config: &LdapConfig) -> Result<Ldap, LdapError> {
     });
     ldap.with_timeout(config.operation_timeout);
     Ok(ldap)
+}
+
+/// Says what went wrong while connecting: the server refused StartTLS, the TLS handshake
+/// failed (an untrusted certificate, a name mismatch), or the server could not be reached.
+fn connect_error(config: &LdapConfig, error: ldap3::LdapError) -> LdapError {
+    let url = &config.url;
+    match error {
+        ldap3::LdapError::LdapResult { result } if config.start_tls => LdapError::Tls(format!(
+            "{url} refused StartTLS (result {}{}{}); enable TLS on the server, or use ldaps://",
+            result.rc,
+            if result.text.is_empty() { "" } else { ": " },
+            result.text
+        )),
+        ldap3::LdapError::Io { source } => {
+            let tls = source
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .map(ToString::to_string);
+            match tls {
+                Some(tls) => LdapError::Tls(format!(
+                    "TLS handshake with {url} failed: {tls}{}",
+                    if config.ca_file.is_none() {
+                        " (set ldap.ca_file to the CA that signed the server's certificate)"
+                    } else {
+                        " (the certificate must be signed by ldap.ca_file's CA and name the URL's host in its subject alternative names)"
+                    }
+                )),
+                None => LdapError::Unreachable(format!("{url}: {source}")),
+            }
+        }
+        other => LdapError::Unreachable(format!("{url}: {other}")),
+    }
 }
 
 /// Connects and binds as the service account.
@@ -131,24 +164,54 @@ pub async fn service_connection(config: &LdapConfig) -> Result<Ldap, LdapError> 
     Ok(ldap)
 }
 
-/// Checks a password by binding as `dn` on a fresh connection. An empty password is refused
-/// here: LDAP would treat it as an anonymous bind and "succeed".
+/// Checks a password by binding as `dn` on a fresh connection: `Err(reason)` when the
+/// server refuses the bind. An empty password is refused here: LDAP would treat it as an
+/// anonymous bind and "succeed".
 pub async fn check_password(
     config: &LdapConfig,
     dn: &str,
     password: &str,
-) -> Result<bool, LdapError> {
+) -> Result<Result<(), String>, LdapError> {
     if password.is_empty() {
-        return Ok(false);
+        return Ok(Err("empty password".into()));
     }
     let mut ldap = connect(config).await?;
-    ldap.with_timeout(config.operation_timeout);
     let result = ldap
         .simple_bind(dn, password)
         .await
         .map_err(|e| LdapError::Unreachable(format!("bind: {e}")))?;
     let _ = ldap.unbind().await;
-    Ok(result.rc == 0)
+    Ok(if result.rc == 0 {
+        Ok(())
+    } else {
+        Err(format!("result {} {}", result.rc, result.text)
+            .trim()
+            .to_owned())
+    })
+}
+
+/// Whether the search matches anyone at all (one entry is enough; a size limit is fine).
+pub async fn matches_anyone(
+    ldap: &mut Ldap,
+    timeout: Duration,
+    base: &str,
+    scope: SearchScope,
+    filter: &str,
+) -> Result<bool, LdapError> {
+    let result = ldap
+        .with_search_options(ldap3::SearchOptions::new().sizelimit(1))
+        .with_timeout(timeout)
+        .search(base, ldap_scope(scope), filter, vec!["1.1"])
+        .await
+        .map_err(|e| LdapError::Search(format!("{base}: {e}")))?;
+    let (entries, rc, text) = (result.0, result.1.rc, result.1.text);
+    match rc {
+        0 | 4 => Ok(!entries.is_empty()),
+        32 => Err(LdapError::Search(format!(
+            "{base}: no such object (result 32 {text})"
+        ))),
+        _ => Err(LdapError::Search(format!("{base}: result {rc} {text}"))),
+    }
 }
 
 /// Controls the server announces in its root DSE that a sync can use.
@@ -160,8 +223,12 @@ pub struct ServerFeatures {
     pub content_sync: bool,
 }
 
-pub async fn server_features(ldap: &mut Ldap) -> Result<ServerFeatures, LdapError> {
+pub async fn server_features(
+    ldap: &mut Ldap,
+    timeout: Duration,
+) -> Result<ServerFeatures, LdapError> {
     let (entries, _) = ldap
+        .with_timeout(timeout)
         .search("", Scope::Base, "(objectClass=*)", vec!["supportedControl"])
         .await
         .map_err(|e| LdapError::Unreachable(format!("root DSE: {e}")))?
@@ -206,6 +273,9 @@ pub async fn search_all(
     paged: bool,
 ) -> Result<(Vec<Entry>, usize), LdapError> {
     let scope = ldap_scope(scope);
+    // ldap3's timeout holds for one operation only (a stream's every entry included): set it
+    // for each, or a server that stops answering stalls the run for ever.
+    ldap.with_timeout(config.operation_timeout);
     let mut stream = if paged {
         let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> = vec![
             Box::new(EntriesOnly::new()),
@@ -268,6 +338,7 @@ pub struct ContentSync {
 /// it; the caller then falls back to a paged search.
 pub async fn content_sync(
     ldap: &mut Ldap,
+    timeout: Duration,
     base: &str,
     scope: SearchScope,
     filter: &str,
@@ -281,6 +352,7 @@ pub async fn content_sync(
     };
     let mut stream = ldap
         .with_controls(request)
+        .with_timeout(timeout)
         .streaming_search(base, ldap_scope(scope), filter, attrs)
         .await
         .map_err(|e| LdapError::Search(format!("{base} (content sync): {e}")))?;

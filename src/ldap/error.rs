@@ -11,12 +11,18 @@ pub enum LdapError {
     Config(String),
     #[error("LDAP server unreachable: {0}")]
     Unreachable(String),
+    /// StartTLS refused or the TLS handshake failed: the server answered, but not securely.
+    #[error("LDAP TLS failed: {0}")]
+    Tls(String),
     #[error("LDAP bind failed: {0}")]
     Bind(String),
     #[error("LDAP search failed: {0}")]
     Search(String),
     #[error("LDAP refused the change: {0}")]
     Refused(String),
+    /// LDAP accepted a write-back but storing it here failed; what became of LDAP is said.
+    #[error("{0}")]
+    Diverged(String),
     #[error("{0}")]
     Busy(String),
     #[error("{0}")]

@@ -59,11 +59,21 @@ pub struct RecordFailure {
 /// Reads the stable id: `entryUUID`-style text, or AD's binary `objectGUID` rendered the way
 /// AD displays it (the first three groups little-endian).
 pub fn stable_id(entry: &Entry, attribute: &str) -> Option<String> {
-    if let Some(text) = entry.first(attribute) {
+    // 16 random GUID bytes are now and then valid UTF-8, and then arrive as text.
+    let guid_as_text = attribute.eq_ignore_ascii_case("objectGUID")
+        && entry.first(attribute).is_some_and(|t| t.len() == 16);
+    if let Some(text) = entry.first(attribute).filter(|_| !guid_as_text) {
         return Some(text.trim().to_lowercase());
     }
-    let raw = entry.bin_attrs.get(&attribute.to_lowercase())?.first()?;
-    let b: &[u8; 16] = raw.as_slice().try_into().ok()?;
+    let raw = match entry.bin_attrs.get(&attribute.to_lowercase()) {
+        Some(values) => values.first()?.as_slice(),
+        None => entry
+            .attrs
+            .get(&attribute.to_lowercase())?
+            .first()?
+            .as_bytes(),
+    };
+    let b: &[u8; 16] = raw.try_into().ok()?;
     Some(format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
         b[3],
@@ -129,7 +139,7 @@ pub fn department(entry: &Entry, config: &LdapConfig) -> Result<RemoteDepartment
     let name = entry
         .first(&a.name)
         .map(str::to_owned)
-        .unwrap_or_else(|| rdn_value(&entry.dn).to_owned());
+        .unwrap_or_else(|| rdn_value(&entry.dn));
     let dept_type = entry
         .first(&a.dept_type)
         .map(|t| t.trim().to_lowercase())

@@ -6,14 +6,20 @@
 mod connection;
 mod dn;
 mod error;
+mod groups;
+mod job;
+mod login;
 mod mapping;
 mod remote;
+mod report;
 mod runs;
 mod service;
 mod sync;
+mod writeback;
 
 pub use crate::config::ldap::{LdapConfig, Mode, RawLdapConfig};
 pub use error::LdapError;
 pub use mapping::RecordFailure;
+pub use report::TestReport;
 pub use runs::{Counts, Run};
-pub use service::{LdapService, SyncKind, TestReport};
+pub use service::{LdapService, SyncKind};

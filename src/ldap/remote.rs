@@ -37,6 +37,9 @@ pub struct Remote {
     pub content_sync: bool,
     /// The content-sync cookie the next incremental run starts from.
     pub cookie: Option<Vec<u8>>,
+    /// The staff search matches nobody at all (a wrong or empty base, a filter that matches
+    /// nothing, missing rights): checked by full and incremental runs alike.
+    pub nobody: bool,
 }
 
 /// How a run knows who left LDAP.
@@ -68,7 +71,7 @@ pub async fn read(
     cookie: Option<Vec<u8>>,
 ) -> Result<Remote, LdapError> {
     let mut ldap = connection::service_connection(config).await?;
-    let features = connection::server_features(&mut ldap).await?;
+    let features = connection::server_features(&mut ldap, config.operation_timeout).await?;
     let paged = features.paging;
     // syncUUIDs are entryUUIDs: content sync can name people only when that is their id.
     let content_sync = config.content_sync
@@ -104,6 +107,7 @@ pub async fn read(
         (Some(_), Some(cookie), true) => {
             match connection::content_sync(
                 &mut ldap.clone(),
+                config.operation_timeout,
                 &config.staff.base_dn,
                 config.staff.scope,
                 &config.staff.filter,
@@ -136,6 +140,15 @@ pub async fn read(
                 Departures::NotPresent
             };
             remote.cookie = synced.cookie;
+            // The server names only changes: ask whether the search still finds anyone.
+            remote.nobody = !connection::matches_anyone(
+                &mut ldap.clone(),
+                config.operation_timeout,
+                &config.staff.base_dn,
+                config.staff.scope,
+                &config.staff.filter,
+            )
+            .await?;
         }
         None => {
             if content_sync {
@@ -170,6 +183,7 @@ pub async fn read(
                     }
                 }
             }
+            remote.nobody = remote.present.is_empty();
         }
     }
 
@@ -232,6 +246,7 @@ async fn fresh_cookie(ldap: &mut ldap3::Ldap, config: &LdapConfig) -> Option<Vec
     let nobody = format!("(&{}(!(objectClass=*)))", config.staff.filter);
     match connection::content_sync(
         ldap,
+        config.operation_timeout,
         &config.staff.base_dn,
         config.staff.scope,
         &nobody,

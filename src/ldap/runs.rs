@@ -1,8 +1,10 @@
 //! Storage of sync runs, the run lease and the incremental high-water mark (`ldap_*` tables).
 
+use std::time::Duration;
+
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,39 +28,6 @@ pub mod run_row {
         pub failures: String,
         pub message: String,
         pub approved: bool,
-    }
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The one-row lease that keeps sync runs one at a time.
-pub mod lease_row {
-    use sea_orm::entity::prelude::*;
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "ldap_lease")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: i32,
-        pub holder: String,
-        pub expires_at: i64,
-    }
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The one-row incremental mark.
-pub mod state_row {
-    use sea_orm::entity::prelude::*;
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "ldap_state")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: i32,
-        pub high_water: String,
-        pub last_full_at: i64,
-        pub sync_cookie: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -127,8 +96,12 @@ fn to_run(row: run_row::Model) -> Run {
     }
 }
 
-pub async fn start(db: &DatabaseConnection, trigger: &str, kind: &str) -> Result<Uuid, LdapError> {
-    let id = Uuid::now_v7();
+pub async fn start(
+    db: &DatabaseConnection,
+    id: Uuid,
+    trigger: &str,
+    kind: &str,
+) -> Result<(), LdapError> {
     run_row::Entity::insert(run_row::ActiveModel {
         id: Set(id),
         trigger: Set(trigger.to_owned()),
@@ -138,12 +111,12 @@ pub async fn start(db: &DatabaseConnection, trigger: &str, kind: &str) -> Result
         finished_at: Set(None),
         counts: Set("{}".into()),
         failures: Set("[]".into()),
-        message: Set(String::new()),
+        message: Set("starting".into()),
         approved: Set(false),
     })
     .exec_without_returning(db)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 pub async fn finish(
@@ -166,6 +139,19 @@ pub async fn finish(
     })
     .exec(db)
     .await?;
+    Ok(())
+}
+
+/// Ends a run that stopped on an error, keeping what it had counted.
+pub async fn abort(db: &DatabaseConnection, id: Uuid, message: &str) -> Result<(), LdapError> {
+    run_row::Entity::update_many()
+        .col_expr(run_row::Column::Status, Expr::value("failed"))
+        .col_expr(run_row::Column::Message, Expr::value(message))
+        .col_expr(run_row::Column::FinishedAt, Expr::value(now()))
+        .filter(run_row::Column::Id.eq(id))
+        .filter(run_row::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -199,53 +185,109 @@ pub async fn approve(db: &DatabaseConnection, id: Uuid) -> Result<(), LdapError>
     Ok(())
 }
 
-/// Runs interrupted by a crash are recorded as failed at the next start.
-pub async fn fail_interrupted(db: &DatabaseConnection) -> Result<(), LdapError> {
+pub mod lease_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ldap_lease")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        /// The id of the run holding the lease.
+        pub holder: String,
+        /// Milliseconds since the Unix epoch.
+        pub expires_at: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Shows how far a running run has come (`message`), and what it has counted so far.
+pub async fn progress(
+    db: &DatabaseConnection,
+    id: Uuid,
+    message: &str,
+    counts: &Counts,
+) -> Result<(), LdapError> {
     run_row::Entity::update_many()
-        .col_expr(run_row::Column::Status, Expr::value("failed"))
+        .col_expr(run_row::Column::Message, Expr::value(message))
         .col_expr(
-            run_row::Column::Message,
-            Expr::value("interrupted (the server stopped during the run)"),
+            run_row::Column::Counts,
+            Expr::value(serde_json::to_string(counts).unwrap_or_default()),
         )
-        .col_expr(run_row::Column::FinishedAt, Expr::value(now()))
+        .filter(run_row::Column::Id.eq(id))
         .filter(run_row::Column::Status.eq("running"))
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Takes the run lease for `seconds` if it is free or expired; false when another run holds it.
-pub async fn acquire_lease(
-    db: &DatabaseConnection,
-    holder: &str,
-    seconds: i64,
-) -> Result<bool, LdapError> {
-    let now = now();
-    let result = lease_row::Entity::update_many()
-        .col_expr(lease_row::Column::Holder, Expr::value(holder))
+/// Marks as failed every run shown as running that no live lease covers: its node stopped
+/// (crash, kill) or lost the lease. A run whose node still renews its lease is left alone.
+pub async fn fail_orphans(db: &DatabaseConnection) -> Result<usize, LdapError> {
+    let live = lease_row::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .filter(|lease| lease.expires_at >= now())
+        .and_then(|lease| Uuid::parse_str(&lease.holder).ok());
+    let mut orphans = run_row::Entity::update_many()
+        .col_expr(run_row::Column::Status, Expr::value("failed"))
         .col_expr(
-            lease_row::Column::ExpiresAt,
-            Expr::value(now + seconds * 1000),
+            run_row::Column::Message,
+            Expr::value("interrupted (the node running it stopped or lost its lease)"),
         )
-        .filter(lease_row::Column::Id.eq(1))
-        .filter(
-            Condition::any()
-                .add(lease_row::Column::ExpiresAt.lt(now))
-                .add(lease_row::Column::Holder.eq(holder)),
-        )
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+        .col_expr(run_row::Column::FinishedAt, Expr::value(now()))
+        .filter(run_row::Column::Status.eq("running"));
+    if let Some(live) = live {
+        orphans = orphans.filter(run_row::Column::Id.ne(live));
+    }
+    Ok(orphans.exec(db).await?.rows_affected as usize)
 }
 
-pub async fn release_lease(db: &DatabaseConnection, holder: &str) -> Result<(), LdapError> {
+/// Takes the run lease for `run` for `ttl` if it is free or expired; false when a live run
+/// holds it.
+pub async fn acquire_lease(
+    db: &DatabaseConnection,
+    run: Uuid,
+    ttl: Duration,
+) -> Result<bool, LdapError> {
+    let taken = lease_row::Entity::update_many()
+        .col_expr(lease_row::Column::Holder, Expr::value(run.to_string()))
+        .col_expr(lease_row::Column::ExpiresAt, Expr::value(expiry(ttl)))
+        .filter(lease_row::Column::Id.eq(1))
+        .filter(lease_row::Column::ExpiresAt.lt(now()))
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Extends the lease `run` holds; false when it no longer holds it.
+pub async fn renew_lease(
+    db: &DatabaseConnection,
+    run: Uuid,
+    ttl: Duration,
+) -> Result<bool, LdapError> {
+    let renewed = lease_row::Entity::update_many()
+        .col_expr(lease_row::Column::ExpiresAt, Expr::value(expiry(ttl)))
+        .filter(lease_row::Column::Id.eq(1))
+        .filter(lease_row::Column::Holder.eq(run.to_string()))
+        .exec(db)
+        .await?;
+    Ok(renewed.rows_affected == 1)
+}
+
+pub async fn release_lease(db: &DatabaseConnection, run: Uuid) -> Result<(), LdapError> {
     lease_row::Entity::update_many()
         .col_expr(lease_row::Column::ExpiresAt, Expr::value(0i64))
         .filter(lease_row::Column::Id.eq(1))
-        .filter(lease_row::Column::Holder.eq(holder))
+        .filter(lease_row::Column::Holder.eq(run.to_string()))
         .exec(db)
         .await?;
     Ok(())
+}
+
+fn expiry(ttl: Duration) -> i64 {
+    now() + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 /// Where the last successful run left off.
@@ -255,6 +297,23 @@ pub struct Mark {
     pub high_water: Option<String>,
     /// The RFC 4533 content-sync cookie, when the server gives one.
     pub cookie: Option<Vec<u8>>,
+}
+
+pub mod state_row {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ldap_state")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub high_water: String,
+        pub last_full_at: i64,
+        /// Hex of the RFC 4533 cookie.
+        pub sync_cookie: Option<String>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub async fn mark(db: &DatabaseConnection) -> Result<Mark, LdapError> {
@@ -286,8 +345,8 @@ pub async fn set_mark(
         state_row::Entity::insert(state_row::ActiveModel {
             id: Set(1),
             high_water: Set(high_water.to_owned()),
-            sync_cookie: Set(cookie),
             last_full_at: Set(now()),
+            sync_cookie: Set(cookie),
         })
         .exec_without_returning(db)
         .await?;

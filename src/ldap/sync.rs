@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{
-    dn::normalize_dn,
+    dn::{normalize_dn, parent_dn, rdn_value, rebase},
     mapping::{RecordFailure, RemoteDepartment, RemoteGroup},
     remote::Remote,
     runs::Counts,
@@ -49,7 +49,7 @@ pub fn safety_block(
     remote: &Remote,
     full: bool,
 ) -> Option<String> {
-    if full && remote.present.is_empty() {
+    if remote.nobody || (full && remote.present.is_empty()) {
         return Some("the staff search returned nobody; refusing to disable everyone (check the base DN, filter and permissions)".into());
     }
     let active = active_ldap_staff(replica);
@@ -82,7 +82,7 @@ pub fn apply(
         if let Some(ldap) = &d.ldap {
             departments.insert(normalize_dn(&ldap.dn), d.id);
             by_name.insert(d.name.to_lowercase(), d.id);
-            by_name.insert(super::dn::rdn_value(&ldap.dn).to_lowercase(), d.id);
+            by_name.insert(rdn_value(&ldap.dn).to_lowercase(), d.id);
         }
     }
 
@@ -90,6 +90,8 @@ pub fn apply(
     let mut remote_departments: Vec<&RemoteDepartment> = remote.departments.iter().collect();
     remote_departments.sort_by_key(|d| d.ndn.matches(',').count());
     let mut seen_departments = HashSet::new();
+    // Departments whose DN changed in this run: old normalised DN → new DN.
+    let mut renamed: HashMap<String, String> = HashMap::new();
     for rd in remote_departments {
         seen_departments.insert(rd.stable_id.clone());
         let parent = rd
@@ -117,6 +119,12 @@ pub fn apply(
                     || name != rd.name
                     || dept_type != rd.dept_type
                     || old_ldap.as_ref() != Some(&ldap);
+                if let Some(old) = old_ldap
+                    .as_ref()
+                    .filter(|old| normalize_dn(&old.dn) != rd.ndn)
+                {
+                    renamed.insert(normalize_dn(&old.dn), rd.dn.clone());
+                }
                 if !changed {
                     Ok(id)
                 } else {
@@ -153,13 +161,24 @@ pub fn apply(
             Ok(id) => {
                 departments.insert(rd.ndn.clone(), id);
                 by_name.insert(rd.name.to_lowercase(), id);
-                by_name.insert(super::dn::rdn_value(&rd.dn).to_lowercase(), id);
+                by_name.insert(rdn_value(&rd.dn).to_lowercase(), id);
             }
             Err(e) => failures.push(RecordFailure {
                 dn: rd.dn.clone(),
                 reason: e.to_string(),
             }),
         }
+    }
+
+    if !renamed.is_empty() {
+        follow_renames(
+            stage,
+            remote,
+            &renamed,
+            &mut departments,
+            counts,
+            &mut failures,
+        );
     }
 
     for rs in &remote.staff {
@@ -334,6 +353,102 @@ pub fn apply(
     }
     counts.failed = failures.len() + remote.failures.len();
     failures
+}
+
+/// The stored DN of whatever lies under `dn`'s nearest renamed ancestor, rewritten under its
+/// new DN; `None` when no ancestor was renamed.
+fn renamed_dn(dn: &str, renamed: &HashMap<String, String>) -> Option<String> {
+    let mut ancestor = parent_dn(dn);
+    while let Some(current) = ancestor {
+        if let Some(new_dn) = renamed.get(&normalize_dn(current)) {
+            return rebase(dn, current, new_dn);
+        }
+        ancestor = parent_dn(current);
+    }
+    None
+}
+
+/// An OU renamed or moved in LDAP changes the DNs of everything under it, but servers do not
+/// always say so: Active Directory leaves the children's `uSNChanged` alone, so an incremental
+/// run never re-reads them. Their stored DNs follow the department's here, so write-back and
+/// the next runs find them.
+fn follow_renames(
+    stage: &mut Stage<'_>,
+    remote: &Remote,
+    renamed: &HashMap<String, String>,
+    departments: &mut HashMap<String, DepartmentId>,
+    counts: &mut Counts,
+    failures: &mut Vec<RecordFailure>,
+) {
+    let read_now: HashSet<&str> = remote
+        .departments
+        .iter()
+        .map(|d| d.stable_id.as_str())
+        .chain(remote.staff.iter().map(|s| s.stable_id.as_str()))
+        .collect();
+    let department_ids: Vec<DepartmentId> = stage
+        .base()
+        .departments()
+        .filter(|d| d.source == RecordSource::Ldap)
+        .map(|d| d.id)
+        .collect();
+    for id in department_ids {
+        let Some(ldap) = stage.department(id).and_then(|d| d.ldap.clone()) else {
+            continue;
+        };
+        if read_now.contains(ldap.stable_id.as_str()) {
+            continue;
+        }
+        let Some(dn) = renamed_dn(&ldap.dn, renamed) else {
+            continue;
+        };
+        departments.insert(normalize_dn(&dn), id);
+        let patch = DepartmentPatch {
+            ldap: Some(Some(LdapRef {
+                dn: dn.clone(),
+                stable_id: ldap.stable_id,
+            })),
+            ..Default::default()
+        };
+        match stage.update_department(id, patch) {
+            Ok(_) => counts.departments_updated += 1,
+            Err(e) => failures.push(RecordFailure {
+                dn,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let staff_ids: Vec<StaffId> = stage
+        .base()
+        .all_staff()
+        .filter(|s| s.source == RecordSource::Ldap)
+        .map(|s| s.id)
+        .collect();
+    for id in staff_ids {
+        let Some(ldap) = stage.staff(id).and_then(|s| s.ldap.clone()) else {
+            continue;
+        };
+        if read_now.contains(ldap.stable_id.as_str()) {
+            continue;
+        }
+        let Some(dn) = renamed_dn(&ldap.dn, renamed) else {
+            continue;
+        };
+        let patch = StaffPatch {
+            ldap: Some(Some(LdapRef {
+                dn: dn.clone(),
+                stable_id: ldap.stable_id,
+            })),
+            ..Default::default()
+        };
+        match stage.update_staff(id, patch) {
+            Ok(_) => counts.updated += 1,
+            Err(e) => failures.push(RecordFailure {
+                dn,
+                reason: e.to_string(),
+            }),
+        }
+    }
 }
 
 /// Every group's members, with nested groups expanded (cycles are cut, not followed forever).

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ldap_api;
+pub mod samba;
 pub mod slapd;
 
 use std::{path::PathBuf, time::Duration};

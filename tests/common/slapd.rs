@@ -24,6 +24,11 @@ pub struct Slapd {
 impl Slapd {
     /// Starts slapd loaded with the sample company and any extra LDIF files.
     pub fn start(extra: &[&Path]) -> Self {
+        Self::start_with(extra, &[])
+    }
+
+    /// [`Self::start`] with more `start.sh` options (e.g. `--no-tls`).
+    pub fn start_with(extra: &[&Path], options: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = Command::new("bash");
         command
@@ -34,6 +39,7 @@ impl Slapd {
         for file in extra {
             command.arg("--ldif").arg(file);
         }
+        command.args(options);
         let output = command.output().expect("run ldap-init/start.sh");
         assert!(
             output.status.success(),

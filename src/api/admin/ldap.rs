@@ -1,8 +1,13 @@
-//! `/api/v1/admin/ldap/...`: test the connection, sync now, sync history, approve a blocked run.
+//! `/api/v1/admin/ldap/...`: test the connection, start a sync, sync history and one run's
+//! progress, approve a blocked run. Syncs run as background jobs: no request waits for one.
+
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
     extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
     routing::{get, post},
 };
 use serde::Deserialize;
@@ -18,14 +23,25 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/ldap/test", post(test))
         .route("/api/v1/admin/ldap/sync", post(sync))
         .route("/api/v1/admin/ldap/runs", get(runs))
+        .route("/api/v1/admin/ldap/runs/{id}", get(run))
         .route("/api/v1/admin/ldap/runs/{id}/approve", post(approve))
 }
 
-fn connector(state: &AppState) -> Result<&LdapService, ApiError> {
+fn connector(state: &AppState) -> Result<&Arc<LdapService>, ApiError> {
     state
         .ldap
-        .as_deref()
+        .as_ref()
         .ok_or_else(|| LdapError::NotConfigured.into())
+}
+
+/// `202 Accepted` with the started run, and where to follow it.
+fn accepted(run: Run) -> impl IntoResponse {
+    let location = format!("/api/v1/admin/ldap/runs/{}", run.id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(run),
+    )
 }
 
 /// Connects and binds, counts entries per base, maps one sample, and reports what a sync would
@@ -47,15 +63,20 @@ pub struct SyncParams {
     pub kind: Option<String>,
 }
 
-/// Runs a sync now and returns its record (status `succeeded`, `failed` or `blocked`).
+/// Starts a sync in the background and answers at once with its record (status `running`);
+/// follow it with `GET /api/v1/admin/ldap/runs/{id}` until the status is `succeeded`,
+/// `failed` or `blocked`.
 #[utoipa::path(post, path = "/api/v1/admin/ldap/sync", tag = "admin: ldap", security(("bearer" = [])),
     params(SyncParams),
-    responses((status = 200, body = Run), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "another sync is running")))]
+    responses((status = 202, body = Run, description = "started; the Location header names the run",
+               headers(("Location" = String, description = "the run's URL"))),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "another sync is running")))]
 pub async fn sync(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(params): ApiQuery<SyncParams>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let kind = match params.kind.as_deref() {
         None | Some("full") => SyncKind::Full,
         Some("incremental") => SyncKind::Incremental,
@@ -65,7 +86,8 @@ pub async fn sync(
             )));
         }
     };
-    Ok(Json(connector(&state)?.sync("manual", kind, false).await?))
+    let run = connector(&state)?.start_sync("manual", kind, false).await?;
+    Ok(accepted(run))
 }
 
 /// Paging for the run history.
@@ -88,14 +110,31 @@ pub async fn runs(
     ))
 }
 
-/// Approves a blocked run: a full sync runs now and may disable beyond the threshold.
-#[utoipa::path(post, path = "/api/v1/admin/ldap/runs/{id}/approve", tag = "admin: ldap", security(("bearer" = [])),
+/// One run: while it runs, `message` says how far it has come and `counts` what it has
+/// counted so far.
+#[utoipa::path(get, path = "/api/v1/admin/ldap/runs/{id}", tag = "admin: ldap", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Run), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn approve(
+    responses((status = 200, body = Run), (status = 404, body = ErrorBody)))]
+pub async fn run(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Run>, ApiError> {
-    Ok(Json(connector(&state)?.approve(id).await?))
+    Ok(Json(connector(&state)?.run(id).await?))
+}
+
+/// Approves a blocked run and starts a full sync in the background that may disable beyond
+/// the threshold; answers at once with the new run (status `running`).
+#[utoipa::path(post, path = "/api/v1/admin/ldap/runs/{id}/approve", tag = "admin: ldap", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 202, body = Run, description = "the approved sync started; the Location header names it",
+               headers(("Location" = String, description = "the new run's URL"))),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the run is not blocked, or another sync is running")))]
+pub async fn approve(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(accepted(connector(&state)?.approve(id).await?))
 }

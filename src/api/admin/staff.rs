@@ -178,30 +178,26 @@ pub async fn update(
     apply_patch(&state, &admin, &remote, id, patch).await
 }
 
-/// Stores a patch; for people from LDAP, LDAP-owned fields are refused (read-only mode) or
-/// written to LDAP first (writable mode) — an LDAP refusal stores nothing.
+/// Stores a patch; for people from LDAP, the LDAP connector refuses LDAP-owned fields
+/// (read-only mode) or writes them to LDAP in step with the directory (writable mode).
 async fn apply_patch(
     state: &AppState,
     admin: &Admin,
     remote: &RemoteAddr,
     id: StaffId,
-    mut patch: StaffPatch,
+    patch: StaffPatch,
 ) -> Result<Json<Staff>, ApiError> {
-    if let Some(ldap) = &state.ldap {
-        let person = find(state, id)?;
-        if let Some(dn) = ldap.write_back(&person, &patch).await?
-            && let Some(current) = &person.ldap
-        {
-            patch.ldap = Some(Some(crate::directory::LdapRef {
-                dn,
-                stable_id: current.stable_id.clone(),
-            }));
+    let actor = admin.actor(remote);
+    let person = match &state.ldap {
+        Some(ldap) => ldap.update_staff(&actor, id, patch).await?,
+        None => {
+            state
+                .directory
+                .write(&actor, |stage| stage.update_staff(id, patch))
+                .await?
+                .0
         }
-    }
-    let (person, _) = state
-        .directory
-        .write(&admin.actor(remote), |stage| stage.update_staff(id, patch))
-        .await?;
+    };
     Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
 }
 
