@@ -232,10 +232,7 @@ async fn gated_proxy(
                 let downstream = async {
                     let mut sent = 0usize;
                     let mut buffer = vec![0u8; 4096];
-                    loop {
-                        let Ok(n) = server_read.read(&mut buffer).await else {
-                            break;
-                        };
+                    while let Ok(n) = server_read.read(&mut buffer).await {
                         if n == 0 {
                             break;
                         }
