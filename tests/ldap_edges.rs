@@ -144,7 +144,7 @@ async fn an_escaped_comma_in_an_ou_name_is_part_of_the_department_name() {
 async fn break_staff_updates(storage: &Storage, broken: bool) {
     let (url, statements): (String, Vec<&str>) = match &storage.pg {
         None => (
-            format!("sqlite://{}/switchboard.db", storage.data_dir().display()),
+            storage.database_url(),
             if broken {
                 vec![
                     "CREATE TRIGGER sb_test_fail BEFORE UPDATE ON staff BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
@@ -153,8 +153,8 @@ async fn break_staff_updates(storage: &Storage, broken: bool) {
                 vec!["DROP TRIGGER sb_test_fail"]
             },
         ),
-        Some(pg) => (
-            pg.url(),
+        Some(_) => (
+            storage.database_url(),
             if broken {
                 vec![
                     "CREATE FUNCTION sb_test_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql",
