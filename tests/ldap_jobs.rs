@@ -25,6 +25,7 @@ on_both_backends!(
     an_incremental_run_against_an_empty_or_wrong_base_does_not_succeed,
     syncs_run_as_background_jobs_under_one_lease,
     a_starting_node_leaves_another_nodes_running_sync_alone,
+    the_lease_is_renewed_while_a_run_lasts_and_a_dead_nodes_run_is_failed,
 );
 
 async fn start(storage: &Storage, slapd: &Slapd) -> TestApp {
@@ -336,4 +337,98 @@ async fn a_starting_node_leaves_another_nodes_running_sync_alone(backend: Backen
     open.send_replace(true);
     let done = wait_run(&first, &id).await;
     assert_eq!(done["status"], "succeeded", "{done}");
+}
+
+/// The lease row as the database has it: (holder, expires_at).
+async fn lease(storage: &Storage) -> (String, i64) {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(storage.database_url()).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT holder, expires_at FROM ldap_lease WHERE id = 1",
+        ))
+        .await
+        .unwrap()
+        .expect("the lease row");
+    (
+        row.try_get::<String>("", "holder").unwrap(),
+        row.try_get::<i64>("", "expires_at").unwrap(),
+    )
+}
+
+/// While a run lasts longer than a renewal period, its lease is renewed; once it ends, the
+/// lease is free. A node that died mid-run (its lease lost, not renewed) has its run marked
+/// failed by the next node to start.
+async fn the_lease_is_renewed_while_a_run_lasts_and_a_dead_nodes_run_is_failed(backend: Backend) {
+    let slapd = Slapd::start(&[]);
+    let storage = Storage::new(backend).await;
+    let mut config = slapd.config("read_only");
+    let (open, gate) = tokio::sync::watch::channel(true);
+    config.url = gated_proxy(slapd.url(), Duration::ZERO, usize::MAX, gate).await;
+    config.operation_timeout_secs = 120;
+    let first = TestApp::start_config(storage.config_with(false, Some(config.clone()))).await;
+    open.send_replace(false);
+    let (_, started) = start_sync(&first, "full").await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    let (holder, taken) = lease(&storage).await;
+    assert_eq!(holder, id, "the lease names the run holding it");
+    // Renewed every 20 s (a third of its 60 s).
+    tokio::time::sleep(Duration::from_secs(21)).await;
+    let (_, renewed) = lease(&storage).await;
+    assert!(
+        renewed > taken,
+        "the lease was renewed: {taken} -> {renewed}"
+    );
+    open.send_replace(true);
+    let done = wait_run(&first, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (_, released) = lease(&storage).await;
+    assert!(
+        released < chrono_now(),
+        "the lease is released when the run ends"
+    );
+
+    // A run whose node is gone: its lease was not renewed and has run out.
+    open.send_replace(false);
+    let (_, started) = start_sync(&first, "full").await;
+    let orphan = started["id"].as_str().unwrap().to_owned();
+    {
+        use sea_orm::{ConnectionTrait, Database};
+        let db = Database::connect(storage.database_url()).await.unwrap();
+        db.execute_unprepared(
+            "UPDATE ldap_lease SET holder = 'a-node-that-died', expires_at = 0 WHERE id = 1",
+        )
+        .await
+        .unwrap();
+    }
+    let next = TestApp::start_config(storage.config_with(false, Some(config))).await;
+    let seen = next
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/ldap/runs/{orphan}"),
+            None,
+        )
+        .await;
+    assert_eq!(seen.body["status"], "failed", "{}", seen.body);
+    assert!(
+        seen.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{}",
+        seen.body
+    );
+    // The cut-off run, should its node wake up, applies nothing on top of the lease's holder.
+    open.send_replace(true);
+    let late = wait_run(&first, &orphan).await;
+    assert_eq!(late["status"], "failed", "{late}");
+    assert_eq!(late["counts"]["added"], 0, "{late}");
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{
     LdapError, groups, remote,
     runs::{self, Counts},
-    service::{LdapService, ldap_actor},
+    service::{LEASE_TTL, LdapService, ldap_actor},
     sync,
 };
 use crate::directory::{FieldDefinition, FieldEntity, FieldType};
@@ -136,6 +136,13 @@ impl Job {
         counts.content_sync = remote.content_sync;
         self.progress(&format!("read {} entries; applying", remote.read), &counts)
             .await;
+        // A node that stalled past its lease may have been taken for dead and its run failed:
+        // it must not apply on top of whoever holds the lease now.
+        if !runs::renew_lease(db, self.id, LEASE_TTL).await? {
+            return Err(LdapError::Busy(
+                "the run lost its lease (its node was taken for stopped); nothing applied".into(),
+            ));
+        }
         let blocked = {
             let replica = service.directory.read();
             sync::safety_block(config, &replica, &remote, self.full)

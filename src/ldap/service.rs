@@ -31,7 +31,7 @@ pub enum SyncKind {
 
 /// How long a run's lease lasts unless renewed: a node that dies mid-run blocks others for at
 /// most this long. The running node renews it every third of that.
-const LEASE_TTL: Duration = Duration::from_secs(60);
+pub(super) const LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// The LDAP connector.
 pub struct LdapService {
