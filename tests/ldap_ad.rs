@@ -14,6 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use switchboard::ldap::RawLdapConfig;
 
+on_both_backends!(active_directory_as_the_docs_configure_it);
+
 const USER_PASSWORD: &str = "Us3r-Passw0rd!";
 const GROUP: &str = "CN=IT Admins,OU=Groups,DC=corp,DC=example,DC=com";
 
@@ -71,11 +73,10 @@ fn seed(ad: &SambaAd) {
     ));
 }
 
-#[tokio::test]
-async fn active_directory_as_the_docs_configure_it() {
+async fn active_directory_as_the_docs_configure_it(backend: Backend) {
     let ad = SambaAd::start();
     seed(&ad);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app =
         TestApp::start_config(storage.config_with(false, Some(config(&ad, "writable")))).await;
 

@@ -13,7 +13,13 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
-on_both_backends!(write_back_and_the_directory_write_stay_in_step);
+on_both_backends!(
+    a_second_entry_with_the_same_login_does_not_lock_the_first_person_out,
+    a_server_that_refuses_starttls_is_named_for_it,
+    an_untrusted_certificate_is_named_for_it,
+    an_escaped_comma_in_an_ou_name_is_part_of_the_department_name,
+    write_back_and_the_directory_write_stay_in_step,
+);
 
 async fn login(app: &TestApp, login: &str, password: &str) -> common::Reply {
     app.call(
@@ -28,10 +34,9 @@ async fn login(app: &TestApp, login: &str, password: &str) -> common::Reply {
 /// The sync keeps the first of two entries with one login and reports the second; the first
 /// person must still log in (binding as their own entry, found by their stable id), and the
 /// second entry's password must not open the first person's account.
-#[tokio::test]
-async fn a_second_entry_with_the_same_login_does_not_lock_the_first_person_out() {
+async fn a_second_entry_with_the_same_login_does_not_lock_the_first_person_out(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app =
         TestApp::start_config(storage.config_with(false, Some(slapd.config("read_only")))).await;
     let run = sync(&app, "full").await;
@@ -67,10 +72,9 @@ async fn a_second_entry_with_the_same_login_does_not_lock_the_first_person_out()
 }
 
 /// A server without TLS refuses StartTLS: the run and the test say so, not "unreachable".
-#[tokio::test]
-async fn a_server_that_refuses_starttls_is_named_for_it() {
+async fn a_server_that_refuses_starttls_is_named_for_it(backend: Backend) {
     let slapd = Slapd::start_with(&[], &["--no-tls"]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let mut config = slapd.config("read_only");
     config.start_tls = true;
     let app = TestApp::start_config(storage.config_with(false, Some(config))).await;
@@ -98,10 +102,9 @@ async fn a_server_that_refuses_starttls_is_named_for_it() {
 }
 
 /// A certificate not signed by the configured CA is a TLS failure, said as such.
-#[tokio::test]
-async fn an_untrusted_certificate_is_named_for_it() {
+async fn an_untrusted_certificate_is_named_for_it(backend: Backend) {
     let slapd = Slapd::start(&[]);
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let mut config = slapd.config("read_only");
     config.url = slapd.get("LDAPS_URL");
     let app = TestApp::start_config(storage.config_with(false, Some(config))).await;
@@ -121,12 +124,11 @@ async fn an_untrusted_certificate_is_named_for_it() {
 
 /// An OU whose name has an escaped comma and no `description`: the department is named after
 /// the RDN value as LDAP means it, `Sales, EMEA`.
-#[tokio::test]
-async fn an_escaped_comma_in_an_ou_name_is_part_of_the_department_name() {
+async fn an_escaped_comma_in_an_ou_name_is_part_of_the_department_name(backend: Backend) {
     let slapd = Slapd::start(&[]);
     slapd.add("dn: ou=Sales\\, EMEA,ou=Stellar,dc=example,dc=com\nobjectClass: organizationalUnit\nou: Sales, EMEA\n");
     slapd.add("dn: uid=emea1,ou=Sales\\, EMEA,ou=Stellar,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: emea1\ncn: Emea One\nsn: One\n");
-    let storage = Storage::new(Backend::Sqlite).await;
+    let storage = Storage::new(backend).await;
     let app =
         TestApp::start_config(storage.config_with(false, Some(slapd.config("read_only")))).await;
     let run = sync(&app, "full").await;
