@@ -950,7 +950,7 @@ async fn setup(seed: &[usize]) -> World {
             id: RoleId(uuid::Uuid::now_v7()),
             name: format!("role{i}"),
             description: String::new(),
-            is_admin: false,
+            powers: switchboard::auth::Powers::NONE,
         })
         .collect();
     state

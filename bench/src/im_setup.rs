@@ -122,7 +122,7 @@ pub async fn prepare(dir: &Path, users: usize, fanout: usize) -> Result<Company,
         id: RoleId(uuid::Uuid::now_v7()),
         name: "everyone".into(),
         description: "benchmark".into(),
-        is_admin: false,
+        powers: switchboard::auth::Powers::NONE,
     };
     let mut changes = vec![
         PolicyChange::PutRole(role.clone()),

@@ -92,7 +92,7 @@ pub async fn run(staff: usize, departments: usize, role_count: usize) -> Result<
                 id: *id,
                 name: format!("role {k}"),
                 description: String::new(),
-                is_admin: false,
+                powers: switchboard::auth::Powers::NONE,
             })
         })
         .collect();

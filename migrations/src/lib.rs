@@ -13,6 +13,7 @@ mod m20261125_000006_im;
 mod m20261125_000007_ldap;
 mod m20261125_000008_shared_transitions;
 mod m20261125_000009_ldap_sync_cookie;
+mod m20261129_000010_admin_powers;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_ldap::Migration),
             Box::new(m20261125_000008_shared_transitions::Migration),
             Box::new(m20261125_000009_ldap_sync_cookie::Migration),
+            Box::new(m20261129_000010_admin_powers::Migration),
         ]
     }
 }

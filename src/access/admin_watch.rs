@@ -1,5 +1,5 @@
-//! Admin rights taken away end the person's sessions at once (docs/api.md: a change of admin
-//! rights revokes every token). The admin API already checks rights on every call; this makes
+//! Admin powers taken away end the person's sessions at once (docs/api.md: losing admin rights
+//! revokes every token). The admin API already checks rights on every call; this makes
 //! an open portal or WebSocket session of a former administrator end with the commit too.
 
 use std::sync::{Arc, Weak};
@@ -11,7 +11,7 @@ use crate::{
     store::Version,
 };
 
-/// Watches policy commits for people who held an admin role before and hold none after.
+/// Watches policy commits for people who lose some admin power.
 pub struct AdminWatch {
     auth: Weak<Auth>,
 }
@@ -24,14 +24,14 @@ impl AdminWatch {
     }
 }
 
-/// The people who were administrators under `old` and are not under `new`.
+/// The people who hold fewer admin powers under `new` than under `old`.
 pub fn former_admins(old: &PolicySnapshot, new: &PolicySnapshot) -> Vec<StaffId> {
     let admin_roles = |s: &PolicySnapshot| -> Vec<_> {
         let mut roles: Vec<_> = s
             .role_profiles
             .iter()
-            .filter(|(_, p)| p.is_admin)
-            .map(|(r, _)| *r)
+            .filter(|(_, p)| p.powers.any())
+            .map(|(r, p)| (*r, p.powers.to_text()))
             .collect();
         roles.sort();
         roles
@@ -43,7 +43,7 @@ pub fn former_admins(old: &PolicySnapshot, new: &PolicySnapshot) -> Vec<StaffId>
     old.staff_roles
         .keys()
         .copied()
-        .filter(|staff| old.is_admin(*staff) && !new.is_admin(*staff))
+        .filter(|staff| !new.powers(*staff).covers(old.powers(*staff)))
         .collect()
 }
 

@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AccessError;
-use crate::directory::{DepartmentId, StaffId};
+use crate::{
+    auth::Powers,
+    directory::{DepartmentId, StaffId},
+};
 
 /// Identifies a role.
 #[derive(
@@ -38,13 +41,13 @@ impl fmt::Display for RuleId {
 }
 
 /// A named set of permissions, assigned to staff directly or through LDAP groups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Role {
     pub id: RoleId,
     pub name: String,
     pub description: String,
-    /// Members may use the admin API and portal.
-    pub is_admin: bool,
+    /// The admin powers holders get (none for most roles; see `auth::Powers`).
+    pub powers: Powers,
 }
 
 /// What a rule does.

@@ -167,7 +167,7 @@ impl Policy {
     pub fn admin_roles(&self) -> BTreeSet<RoleId> {
         self.roles
             .values()
-            .filter(|r| r.is_admin)
+            .filter(|r| r.powers.any())
             .map(|r| r.id)
             .collect()
     }

@@ -74,7 +74,7 @@ pub struct RoleProfile {
     pub masks: BTreeSet<MaskedField>,
     /// Deny rules and global masks this role is exempt from.
     pub exempt_from: BTreeSet<RuleId>,
-    pub is_admin: bool,
+    pub powers: crate::auth::Powers,
 }
 
 /// A deny rule, as it applies to whoever is not exempt.

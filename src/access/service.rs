@@ -568,8 +568,8 @@ impl Access {
 }
 
 impl crate::auth::AdminLookup for Access {
-    fn is_admin(&self, staff: StaffId) -> bool {
-        self.snapshot().is_admin(staff)
+    fn powers(&self, staff: StaffId) -> crate::auth::Powers {
+        self.snapshot().powers(staff)
     }
 }
 

@@ -37,7 +37,10 @@ pub fn role_profile(
 ) -> Result<RoleProfile, AccessError> {
     let subject = role_subject(role);
     let mut profile = RoleProfile {
-        is_admin: policy.roles.get(&role).is_some_and(|r| r.is_admin),
+        powers: policy
+            .roles
+            .get(&role)
+            .map_or(crate::auth::Powers::NONE, |r| r.powers),
         ..Default::default()
     };
     for permission in enforcer.get_implicit_permissions_for_user(&subject, None) {
@@ -128,13 +131,19 @@ impl PolicySnapshot {
         )
     }
 
-    /// Whether a person holds an admin role.
+    /// The admin powers a person holds through their roles.
+    pub fn powers(&self, staff: StaffId) -> crate::auth::Powers {
+        self.staff_roles
+            .get(&staff)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| self.role_profiles.get(r))
+            .fold(crate::auth::Powers::NONE, |all, p| all.union(p.powers))
+    }
+
+    /// Whether a person holds any admin power.
     pub fn is_admin(&self, staff: StaffId) -> bool {
-        self.staff_roles.get(&staff).is_some_and(|roles| {
-            roles
-                .iter()
-                .any(|r| self.role_profiles.get(r).is_some_and(|p| p.is_admin))
-        })
+        self.powers(staff).any()
     }
 
     /// Rules that name a department type, staff type, department or person that does not exist.

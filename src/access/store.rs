@@ -11,7 +11,7 @@ use super::{
     model::{Assignment, Effect, Object, Role, RoleId, Rule, RuleId, Subject},
     policy::Policy,
 };
-use crate::directory::StaffId;
+use crate::{auth::Powers, directory::StaffId};
 
 pub mod role_row {
     use sea_orm::entity::prelude::*;
@@ -23,7 +23,10 @@ pub mod role_row {
         pub id: Uuid,
         pub name: String,
         pub description: String,
+        /// All powers (also for roles stored before powers were split).
         pub is_admin: bool,
+        /// Some powers, comma-separated (`directory`, `access`), when not all.
+        pub admin_powers: Option<String>,
         pub created_at: i64,
     }
 
@@ -112,7 +115,11 @@ pub async fn load(db: &impl ConnectionTrait) -> Result<Policy, AccessError> {
                 id: RoleId(row.id),
                 name: row.name,
                 description: row.description,
-                is_admin: row.is_admin,
+                powers: if row.is_admin {
+                    Powers::ALL
+                } else {
+                    Powers::from_text(row.admin_powers.as_deref().unwrap_or(""))
+                },
             },
         );
     }
@@ -153,12 +160,15 @@ pub async fn save_role(db: &impl ConnectionTrait, role: &Role) -> Result<(), Acc
         id: Set(role.id.0),
         name: Set(role.name.clone()),
         description: Set(role.description.clone()),
-        is_admin: Set(role.is_admin),
+        is_admin: Set(role.powers.is_all()),
+        admin_powers: Set(
+            (role.powers.any() && !role.powers.is_all()).then(|| role.powers.to_text())
+        ),
         created_at: Set(now()),
     })
     .on_conflict(
         OnConflict::column(C::Id)
-            .update_columns([C::Name, C::Description, C::IsAdmin])
+            .update_columns([C::Name, C::Description, C::IsAdmin, C::AdminPowers])
             .to_owned(),
     )
     .exec_without_returning(db)

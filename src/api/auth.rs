@@ -35,7 +35,10 @@ pub struct LoginResponse {
     pub expires_at: i64,
     /// The person logged in; `null` for service accounts such as `admin`.
     pub staff_id: Option<StaffId>,
+    /// May use the admin API and portal (holds some admin power).
     pub is_admin: bool,
+    /// Which admin powers: `directory` and/or `access`.
+    pub admin_powers: Vec<crate::auth::AdminPower>,
 }
 
 /// Who the token belongs to.
@@ -43,7 +46,10 @@ pub struct LoginResponse {
 pub struct Me {
     pub account_id: uuid::Uuid,
     pub staff_id: Option<StaffId>,
+    /// May use the admin API and portal (holds some admin power).
     pub is_admin: bool,
+    /// Which admin powers: `directory` and/or `access`.
+    pub admin_powers: Vec<crate::auth::AdminPower>,
     pub name: String,
 }
 
@@ -63,7 +69,8 @@ pub async fn login(
         token: session.token,
         expires_at: session.expires_at,
         staff_id: session.staff_id,
-        is_admin: session.is_admin,
+        is_admin: session.powers.any(),
+        admin_powers: session.powers.list(),
     }))
 }
 
@@ -83,7 +90,8 @@ pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         account_id: caller.0.account_id,
         staff_id: caller.0.staff_id,
-        is_admin: caller.0.is_admin,
+        is_admin: caller.0.is_admin(),
+        admin_powers: caller.0.powers.list(),
         name: caller.0.name,
     })
 }

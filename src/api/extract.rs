@@ -8,7 +8,7 @@ use axum::{
 
 use super::ApiError;
 use crate::{
-    auth::Principal,
+    auth::{AdminPower, Principal},
     state::AppState,
     store::{Actor, Source},
 };
@@ -31,8 +31,33 @@ pub struct ApiQuery<T>(pub T);
 /// Any authenticated caller.
 pub struct Caller(pub Principal);
 
-/// An authenticated caller with admin rights.
+/// An authenticated caller with some admin power: may read the admin API.
 pub struct Admin(pub Principal);
+
+/// An administrator holding the admin power `P`: may change what that power covers.
+pub struct AdminWith<P>(pub Principal, std::marker::PhantomData<P>);
+
+/// Marks an admin power for `AdminWith`.
+pub trait PowerMarker: Send + Sync {
+    const POWER: AdminPower;
+}
+
+/// HR's power: departments, staff, memberships, custom fields, local passwords.
+pub struct DirectoryPower;
+impl PowerMarker for DirectoryPower {
+    const POWER: AdminPower = AdminPower::Directory;
+}
+
+/// IT's power: roles, rules, assignments, LDAP, API keys, webhooks, messaging settings.
+pub struct AccessPower;
+impl PowerMarker for AccessPower {
+    const POWER: AdminPower = AdminPower::Access;
+}
+
+/// May change the directory.
+pub type DirectoryAdmin = AdminWith<DirectoryPower>;
+/// May change access and integrations.
+pub type AccessAdmin = AdminWith<AccessPower>;
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers
@@ -64,10 +89,28 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Caller(principal) = Caller::from_request_parts(parts, state).await?;
-        if !principal.is_admin {
+        if !principal.is_admin() {
             return Err(ApiError::Forbidden("this needs admin rights".into()));
         }
         Ok(Self(principal))
+    }
+}
+
+impl<P: PowerMarker> FromRequestParts<AppState> for AdminWith<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Admin(principal) = Admin::from_request_parts(parts, state).await?;
+        if !principal.powers.has(P::POWER) {
+            return Err(ApiError::Forbidden(format!(
+                "this needs the '{}' admin power",
+                P::POWER.as_str()
+            )));
+        }
+        Ok(Self(principal, std::marker::PhantomData))
     }
 }
 
@@ -79,6 +122,12 @@ impl Caller {
 }
 
 impl Admin {
+    pub fn actor(&self, remote: &RemoteAddr) -> Actor {
+        actor_of(&self.0, remote)
+    }
+}
+
+impl<P> AdminWith<P> {
     pub fn actor(&self, remote: &RemoteAddr) -> Actor {
         actor_of(&self.0, remote)
     }

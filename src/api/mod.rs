@@ -11,7 +11,9 @@ mod im;
 mod openapi;
 
 pub use error::{ApiError, ErrorBody};
-pub use extract::{Admin, ApiJson, ApiPath, ApiQuery, Caller, RemoteAddr};
+pub use extract::{
+    AccessAdmin, Admin, AdminWith, ApiJson, ApiPath, ApiQuery, Caller, DirectoryAdmin, RemoteAddr,
+};
 pub use openapi::ApiDoc;
 
 use axum::Router;

@@ -5,10 +5,12 @@
 mod accounts;
 mod limiter;
 pub mod password;
+mod powers;
 mod revocation;
 mod token;
 
 pub use accounts::Account;
+pub use powers::{AdminPower, Powers};
 pub use revocation::{DirectoryWatch, RevocationCause, RevocationListener};
 pub use token::{Claims, TokenRejection, TokenSigner};
 
@@ -63,9 +65,9 @@ impl From<sea_orm::DbErr> for AuthError {
     }
 }
 
-/// Tells whether a staff member holds admin rights through their roles (the access module).
+/// Tells which admin powers a staff member holds through their roles (the access module).
 pub trait AdminLookup: Send + Sync {
-    fn is_admin(&self, staff: StaffId) -> bool;
+    fn powers(&self, staff: StaffId) -> Powers;
 }
 
 /// Checks passwords elsewhere (the LDAP connector) for people whose account lives there.
@@ -81,9 +83,17 @@ pub trait ExternalLogin: Send + Sync {
 pub struct Principal {
     pub account_id: Uuid,
     pub staff_id: Option<StaffId>,
-    pub is_admin: bool,
+    /// Admin powers (none for most people).
+    pub powers: Powers,
     /// How the caller is named in audit lines.
     pub name: String,
+}
+
+impl Principal {
+    /// Whether the caller may use the admin API and portal at all.
+    pub fn is_admin(&self) -> bool {
+        self.powers.any()
+    }
 }
 
 /// A successful login.
@@ -93,7 +103,7 @@ pub struct Session {
     /// Seconds since the Unix epoch.
     pub expires_at: i64,
     pub staff_id: Option<StaffId>,
-    pub is_admin: bool,
+    pub powers: Powers,
 }
 
 /// The shortest password accepted for a local account.
@@ -224,12 +234,19 @@ impl Auth {
         *write(&self.external) = Some(external);
     }
 
-    fn staff_is_admin(&self, staff: Option<StaffId>) -> bool {
-        staff.is_some_and(|s| {
+    /// A service account's powers (all, for `admin`) plus those of the person's roles.
+    fn powers_of(&self, account: &Account) -> Powers {
+        let own = if account.is_admin {
+            Powers::ALL
+        } else {
+            Powers::NONE
+        };
+        let through_roles = account.staff_id.map_or(Powers::NONE, |s| {
             read(&self.admin_lookup)
                 .as_ref()
-                .is_some_and(|l| l.is_admin(s))
-        })
+                .map_or(Powers::NONE, |l| l.powers(s))
+        });
+        own.union(through_roles)
     }
 
     /// Creates the `admin` service account on first start. Returns the password when it was
@@ -386,7 +403,7 @@ impl Auth {
             token,
             expires_at,
             staff_id: account.staff_id,
-            is_admin: account.is_admin || self.staff_is_admin(account.staff_id),
+            powers: self.powers_of(account),
         })
     }
 
@@ -424,7 +441,7 @@ impl Auth {
         Ok(Principal {
             account_id: account.id,
             staff_id: account.staff_id,
-            is_admin: account.is_admin || self.staff_is_admin(account.staff_id),
+            powers: self.powers_of(&account),
             name,
         })
     }

@@ -259,7 +259,11 @@ fn role(name: &str, description: &str, is_admin: bool) -> Role {
         id: RoleId(uuid::Uuid::now_v7()),
         name: name.into(),
         description: description.into(),
-        is_admin,
+        powers: if is_admin {
+            crate::auth::Powers::ALL
+        } else {
+            crate::auth::Powers::NONE
+        },
     }
 }
 

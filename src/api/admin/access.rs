@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use super::Committed;
 use crate::{
     access::{Assignment, Effect, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject},
-    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
+    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
+    auth::{AdminPower, Powers},
     contacts::Snapshot,
     directory::StaffId,
     state::AppState,
@@ -36,6 +37,32 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/staff/{id}/roles", get(staff_roles))
 }
 
+/// A role as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AdminRole)]
+pub struct RoleView {
+    pub id: RoleId,
+    pub name: String,
+    pub description: String,
+    /// Holders have every admin power.
+    pub is_admin: bool,
+    /// The admin powers holders get: `directory` (departments, staff, fields) and/or `access`
+    /// (roles, rules, assignments, LDAP, API keys, webhooks, messaging settings).
+    pub admin_powers: Vec<AdminPower>,
+}
+
+impl From<&Role> for RoleView {
+    fn from(role: &Role) -> Self {
+        Self {
+            id: role.id,
+            name: role.name.clone(),
+            description: role.description.clone(),
+            is_admin: role.powers.is_all(),
+            admin_powers: role.powers.list(),
+        }
+    }
+}
+
 /// A new role.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,9 +70,12 @@ pub struct NewRole {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// Members may use the admin API.
+    /// Every admin power (shorthand for both `admin_powers`).
     #[serde(default)]
     pub is_admin: bool,
+    /// Some admin powers; wins over `is_admin` when given.
+    #[serde(default)]
+    pub admin_powers: Option<Vec<AdminPower>>,
 }
 
 /// A change to a role.
@@ -54,7 +84,20 @@ pub struct NewRole {
 pub struct RolePatch {
     pub name: Option<String>,
     pub description: Option<String>,
+    /// `true` gives every admin power, `false` takes them all away.
     pub is_admin: Option<bool>,
+    /// Replaces the role's admin powers; wins over `is_admin` when both are given.
+    pub admin_powers: Option<Vec<AdminPower>>,
+}
+
+/// The powers a role body asks for: `admin_powers` when given, else all or none by `is_admin`.
+fn requested_powers(is_admin: Option<bool>, admin_powers: Option<&[AdminPower]>) -> Option<Powers> {
+    match (admin_powers, is_admin) {
+        (Some(list), _) => Some(Powers::from_list(list.iter().copied())),
+        (None, Some(true)) => Some(Powers::ALL),
+        (None, Some(false)) => Some(Powers::NONE),
+        (None, None) => None,
+    }
 }
 
 /// A rule as the API shows and accepts it.
@@ -136,8 +179,8 @@ impl AssignmentBody {
 
 /// Lists roles.
 #[utoipa::path(get, path = "/api/v1/admin/roles", tag = "admin: access", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Role>)))]
-pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Vec<Role>> {
+    responses((status = 200, body = Vec<RoleView>)))]
+pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Vec<RoleView>> {
     Json(
         state
             .access
@@ -145,7 +188,7 @@ pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Ve
             .policy
             .roles
             .values()
-            .cloned()
+            .map(RoleView::from)
             .collect(),
     )
 }
@@ -153,18 +196,19 @@ pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Ve
 /// Creates a role.
 #[utoipa::path(post, path = "/api/v1/admin/roles", tag = "admin: access", security(("bearer" = [])),
     request_body = NewRole,
-    responses((status = 201, body = Role), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = RoleView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_role(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiJson(input): ApiJson<NewRole>,
-) -> Result<(StatusCode, Json<Role>), ApiError> {
+) -> Result<(StatusCode, Json<RoleView>), ApiError> {
     let role = Role {
         id: RoleId(uuid::Uuid::now_v7()),
         name: input.name.trim().to_owned(),
         description: input.description.trim().to_owned(),
-        is_admin: input.is_admin,
+        powers: requested_powers(Some(input.is_admin), input.admin_powers.as_deref())
+            .unwrap_or(Powers::NONE),
     };
     state
         .access
@@ -173,7 +217,7 @@ pub async fn create_role(
             vec![PolicyChange::PutRole(role.clone())],
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(role)))
+    Ok((StatusCode::CREATED, Json(RoleView::from(&role))))
 }
 
 fn find_role(state: &AppState, id: RoleId) -> Result<Role, ApiError> {
@@ -190,26 +234,26 @@ fn find_role(state: &AppState, id: RoleId) -> Result<Role, ApiError> {
 /// One role.
 #[utoipa::path(get, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody)))]
 pub async fn show_role(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<RoleId>,
-) -> Result<Json<Role>, ApiError> {
-    find_role(&state, id).map(Json)
+) -> Result<Json<RoleView>, ApiError> {
+    find_role(&state, id).map(|role| Json(RoleView::from(&role)))
 }
 
 /// Renames a role, or grants or withdraws its admin rights.
 #[utoipa::path(patch, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = RolePatch,
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_role(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RoleId>,
     ApiJson(patch): ApiJson<RolePatch>,
-) -> Result<Json<Role>, ApiError> {
+) -> Result<Json<RoleView>, ApiError> {
     let mut role = find_role(&state, id)?;
     if let Some(name) = patch.name {
         role.name = name.trim().to_owned();
@@ -217,8 +261,8 @@ pub async fn update_role(
     if let Some(description) = patch.description {
         role.description = description.trim().to_owned();
     }
-    if let Some(is_admin) = patch.is_admin {
-        role.is_admin = is_admin;
+    if let Some(powers) = requested_powers(patch.is_admin, patch.admin_powers.as_deref()) {
+        role.powers = powers;
     }
     state
         .access
@@ -227,7 +271,7 @@ pub async fn update_role(
             vec![PolicyChange::PutRole(role.clone())],
         )
         .await?;
-    Ok(Json(role))
+    Ok(Json(RoleView::from(&role)))
 }
 
 /// Deletes a role with its rules and assignments.
@@ -236,7 +280,7 @@ pub async fn update_role(
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_role(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RoleId>,
 ) -> Result<Json<Committed>, ApiError> {
@@ -271,7 +315,7 @@ pub async fn list_rules(State(state): State<AppState>, _admin: Admin) -> Json<Ve
               (status = 422, body = ErrorBody)))]
 pub async fn create_rule(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiJson(body): ApiJson<RuleBody>,
 ) -> Result<(StatusCode, Json<RuleBody>), ApiError> {
@@ -316,7 +360,7 @@ pub async fn show_rule(
               (status = 422, body = ErrorBody)))]
 pub async fn replace_rule(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RuleId>,
     ApiJson(body): ApiJson<RuleBody>,
@@ -339,7 +383,7 @@ pub async fn replace_rule(
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_rule(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RuleId>,
 ) -> Result<Json<Committed>, ApiError> {
@@ -384,7 +428,7 @@ pub async fn list_assignments(
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiJson(body): ApiJson<AssignmentBody>,
 ) -> Result<Json<Committed>, ApiError> {
@@ -404,7 +448,7 @@ pub async fn assign(
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn unassign(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: AccessAdmin,
     remote: RemoteAddr,
     ApiQuery(body): ApiQuery<AssignmentBody>,
 ) -> Result<Json<Committed>, ApiError> {
@@ -421,12 +465,12 @@ pub async fn unassign(
 /// The roles a person holds.
 #[utoipa::path(get, path = "/api/v1/admin/staff/{id}/roles", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Vec<Role>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<RoleView>), (status = 404, body = ErrorBody)))]
 pub async fn staff_roles(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<StaffId>,
-) -> Result<Json<Vec<Role>>, ApiError> {
+) -> Result<Json<Vec<RoleView>>, ApiError> {
     if state.directory.read().staff(id).is_none() {
         return Err(ApiError::NotFound(format!("staff {id} not found")));
     }
@@ -435,7 +479,7 @@ pub async fn staff_roles(
     Ok(Json(
         roles
             .iter()
-            .filter_map(|r| snapshot.policy.roles.get(r).cloned())
+            .filter_map(|r| snapshot.policy.roles.get(r).map(RoleView::from))
             .collect(),
     ))
 }
@@ -450,7 +494,7 @@ pub struct PreviewParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
     pub staff_id: StaffId,
-    pub roles: Vec<Role>,
+    pub roles: Vec<RoleView>,
     /// The view class (people with the same class see the same list).
     pub class: String,
     /// Fields hidden from this person.
@@ -485,7 +529,7 @@ pub async fn preview(
         staff_id: id,
         roles: roles
             .iter()
-            .filter_map(|r| snapshot.policy.roles.get(r).cloned())
+            .filter_map(|r| snapshot.policy.roles.get(r).map(RoleView::from))
             .collect(),
         class,
         masked_fields: profile.masks.0.iter().map(|m| m.to_string()).collect(),

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::Committed;
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
+    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, DirectoryAdmin, ErrorBody, RemoteAddr},
     directory::{
         DeleteDepartment, Department, DepartmentId, DepartmentPatch, NewDepartment, Staff,
     },
@@ -67,7 +67,7 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Departme
               (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiJson(input): ApiJson<NewDepartment>,
 ) -> Result<(StatusCode, Json<Department>), ApiError> {
@@ -107,7 +107,7 @@ pub async fn show(
               (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<DepartmentId>,
     ApiJson(patch): ApiJson<DepartmentPatch>,
@@ -154,7 +154,7 @@ pub struct DeleteParams {
               (status = 409, body = ErrorBody, description = "it has children or members and no target was given")))]
 pub async fn remove(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<DepartmentId>,
     ApiQuery(params): ApiQuery<DeleteParams>,

@@ -8,7 +8,7 @@ use axum::{
 };
 
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, ErrorBody, RemoteAddr},
+    api::{Admin, ApiError, ApiJson, ApiPath, DirectoryAdmin, ErrorBody, RemoteAddr},
     directory::{FieldDefinition, FieldEntity},
     state::AppState,
 };
@@ -32,7 +32,7 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Vec<Fiel
     responses((status = 201, body = FieldDefinition), (status = 422, body = ErrorBody)))]
 pub async fn define(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiJson(def): ApiJson<FieldDefinition>,
 ) -> Result<(StatusCode, Json<FieldDefinition>), ApiError> {
@@ -50,7 +50,7 @@ pub async fn define(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath((entity, key)): ApiPath<(FieldEntity, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -13,7 +13,7 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    api::{Admin, ApiError, ApiPath, ApiQuery, ErrorBody},
+    api::{AccessAdmin, Admin, ApiError, ApiPath, ApiQuery, ErrorBody},
     ldap::{LdapError, LdapService, Run, SyncKind, TestReport},
     state::AppState,
 };
@@ -51,7 +51,7 @@ fn accepted(run: Run) -> impl IntoResponse {
               (status = 503, body = ErrorBody, description = "unreachable, bind refused, or search failed")))]
 pub async fn test(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
 ) -> Result<Json<TestReport>, ApiError> {
     Ok(Json(connector(&state)?.test().await?))
 }
@@ -74,7 +74,7 @@ pub struct SyncParams {
               (status = 409, body = ErrorBody, description = "another sync is running")))]
 pub async fn sync(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiQuery(params): ApiQuery<SyncParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let kind = match params.kind.as_deref() {
@@ -117,7 +117,7 @@ pub async fn runs(
     responses((status = 200, body = Run), (status = 404, body = ErrorBody)))]
 pub async fn run(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Run>, ApiError> {
     Ok(Json(connector(&state)?.run(id).await?))

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::{Committed, Paging};
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
+    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, DirectoryAdmin, ErrorBody, RemoteAddr},
     directory::{
         DepartmentId, DisabledBy, MembershipInput, NewStaff, Staff, StaffId, StaffPatch,
         StaffStatus,
@@ -128,7 +128,7 @@ pub async fn list(
               (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiJson(input): ApiJson<NewStaff>,
 ) -> Result<(StatusCode, Json<Staff>), ApiError> {
@@ -170,7 +170,7 @@ pub async fn show(
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
     ApiJson(patch): ApiJson<StaffPatch>,
@@ -182,7 +182,7 @@ pub async fn update(
 /// (read-only mode) or writes them to LDAP in step with the directory (writable mode).
 async fn apply_patch(
     state: &AppState,
-    admin: &Admin,
+    admin: &DirectoryAdmin,
     remote: &RemoteAddr,
     id: StaffId,
     patch: StaffPatch,
@@ -208,7 +208,7 @@ async fn apply_patch(
     responses((status = 200, body = Staff), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_departments(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
     ApiJson(departments): ApiJson<Vec<MembershipInput>>,
@@ -222,7 +222,7 @@ pub async fn set_departments(
 
 async fn set_status(
     state: &AppState,
-    admin: &Admin,
+    admin: &DirectoryAdmin,
     remote: &RemoteAddr,
     id: StaffId,
     status: StaffStatus,
@@ -242,7 +242,7 @@ async fn set_status(
     responses((status = 200, body = Staff), (status = 404, body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
 ) -> Result<Json<Staff>, ApiError> {
@@ -255,7 +255,7 @@ pub async fn disable(
     responses((status = 200, body = Staff), (status = 404, body = ErrorBody)))]
 pub async fn enable(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
 ) -> Result<Json<Staff>, ApiError> {
@@ -268,7 +268,7 @@ pub async fn enable(
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
 ) -> Result<Json<Committed>, ApiError> {
@@ -295,7 +295,7 @@ pub struct PasswordRequest {
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_password(
     State(state): State<AppState>,
-    admin: Admin,
+    admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
     ApiJson(request): ApiJson<PasswordRequest>,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{ConversationRef, ack};
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, ErrorBody},
+    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ErrorBody},
     directory::StaffId,
     im::{
         ApiKeyInfo, ConversationId, Sender, Settings, Webhook,
@@ -55,7 +55,7 @@ pub async fn settings(State(state): State<AppState>, _admin: Admin) -> Json<Sett
     request_body = Settings, responses((status = 200, body = Settings), (status = 422, body = ErrorBody)))]
 pub async fn set_settings(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiJson(settings): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
     Ok(Json(state.im.set_settings(settings).await?))
@@ -86,7 +86,7 @@ pub struct NewWebhook {
     request_body = NewWebhook, responses((status = 201, body = Webhook), (status = 422, body = ErrorBody)))]
 pub async fn add_webhook(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<(StatusCode, Json<Webhook>), ApiError> {
     let hook = state
@@ -101,7 +101,7 @@ pub async fn add_webhook(
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn remove_webhook(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     state.im.remove_webhook(id).await?;
@@ -136,7 +136,7 @@ pub struct CreatedApiKey {
     request_body = NewApiKey, responses((status = 201, body = CreatedApiKey)))]
 pub async fn create_api_key(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let (info, key) = state.im.create_api_key(&body.name).await?;
@@ -148,7 +148,7 @@ pub async fn create_api_key(
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
-    _admin: Admin,
+    _admin: AccessAdmin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     state.im.revoke_api_key(id).await?;
