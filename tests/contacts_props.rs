@@ -611,7 +611,7 @@ impl World {
                         id: RoleId(uuid::Uuid::now_v7()),
                         name: format!("role at {step}"),
                         description: String::new(),
-                        is_admin: false,
+                        powers: switchboard::auth::Powers::NONE,
                     };
                     let replaced = self
                         .policies(vec![
