@@ -3,6 +3,7 @@
 //! tables (derived data and the history that makes deltas survive restarts). It reads the
 //! directory and the policy through their public interfaces only.
 
+mod backlog;
 mod class;
 mod index;
 mod project;

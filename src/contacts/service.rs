@@ -1,19 +1,18 @@
 //! The contacts service: keeps the view state in step with every directory and policy commit
 //! (as a listener, under the writer lock), answers snapshots, deltas, search and lookups from
-//! memory, and persists the derived history in the background.
+//! memory, and persists the derived history in the background (through a bounded backlog).
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock},
 };
 
-use tokio::sync::mpsc;
-
 use super::{
+    backlog::{self, Backlog},
     class::{ClassKey, ClassView},
     index::{EntryKey, EntryKind},
     project::ContactStaff,
-    state::{ContactsState, DeltaOutcome, Persist, UserView, ViewError},
+    state::{ContactsState, DeltaOutcome, UserView, ViewError},
     store,
     wire::{Delta, SearchResult, Snapshot, build_snapshot, delta_change, snapshot_bytes},
 };
@@ -30,6 +29,8 @@ pub struct ViewStats {
     pub live_classes: usize,
     pub log_entries: usize,
     pub users: usize,
+    /// Derived rows queued for the background writer, or being written.
+    pub backlog: usize,
 }
 
 /// At most this many bytes of serialised snapshots are kept.
@@ -43,7 +44,7 @@ pub struct Contacts {
     directory: Arc<Directory>,
     access: Arc<Access>,
     state: RwLock<ContactsState>,
-    writer: Mutex<Option<mpsc::UnboundedSender<Vec<Persist>>>>,
+    backlog: Arc<Backlog>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     snapshots: Mutex<HashMap<ClassKey, CachedSnapshot>>,
     /// How long the last commit took to apply to every view, in nanoseconds.
@@ -97,23 +98,27 @@ impl Contacts {
         };
         store::write_users(&db, &users_to_write).await?;
 
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Vec<Persist>>();
-        let task = tokio::spawn(async move {
-            while let Some(mut batch) = receiver.recv().await {
-                while let Ok(more) = receiver.try_recv() {
-                    batch.extend(more);
+        let backlog = Arc::new(Backlog::new(backlog::LIMIT));
+        journal.add_gate(Arc::new(backlog::Gate(backlog.clone())));
+        let task = {
+            let backlog = backlog.clone();
+            tokio::spawn(async move {
+                // Should this task ever end early (a panic), writes must not wait for it.
+                let _closing = backlog::Closing(backlog.clone());
+                while let Some((batch, weight)) = backlog.take().await {
+                    if let Err(error) = store::write(&db, batch).await {
+                        // Derived data only: losing it costs old clients a reset after a restart.
+                        tracing::error!(%error, "could not persist contact-view history");
+                    }
+                    backlog.written(weight);
                 }
-                if let Err(error) = store::write(&db, batch).await {
-                    // Derived data only: losing it costs old clients a reset after a restart.
-                    tracing::error!(%error, "could not persist contact-view history");
-                }
-            }
-        });
+            })
+        };
         Ok(Arc::new(Self {
             directory,
             access,
             state: RwLock::new(state),
-            writer: Mutex::new(Some(sender)),
+            backlog,
             writer_task: Mutex::new(Some(task)),
             snapshots: Mutex::new(HashMap::new()),
             last_apply_nanos: std::sync::atomic::AtomicU64::new(0),
@@ -123,7 +128,7 @@ impl Contacts {
 
     /// Waits until everything queued is persisted (on shutdown).
     pub async fn flush(&self) {
-        lock(&self.writer).take();
+        self.backlog.close();
         let task = lock(&self.writer_task).take();
         if let Some(task) = task {
             let _ = task.await;
@@ -131,10 +136,7 @@ impl Contacts {
     }
 
     fn send(&self, state: &mut ContactsState) {
-        let batch = std::mem::take(&mut state.outbox);
-        if let Some(sender) = lock(&self.writer).as_ref() {
-            let _ = sender.send(batch);
-        }
+        self.backlog.push(std::mem::take(&mut state.outbox));
     }
 
     /// The newest version the views reflect.
@@ -150,6 +152,7 @@ impl Contacts {
             log_entries: state.classes.values().map(|c| c.log.len()).sum::<usize>()
                 + state.global.len(),
             users: state.users.len(),
+            backlog: self.backlog.weight(),
         }
     }
 

@@ -1,18 +1,18 @@
 //! Department chats follow the directory: one conversation per department, whose members are
 //! the department's direct members. The directory tells us of every commit (HR edits and
-//! LDAP syncs alike); we note which departments it touched, read their new state from the
-//! replica, and let the writer bring their conversations in line (create, rename, add and
-//! remove members, dissolve), each change leaving a notice. At start, every department is
-//! compared, so changes made while the service was down are caught up too.
+//! LDAP syncs alike); we note which departments it touched, and the follower reads their state
+//! from the replica and lets the writer bring their conversations in line (create, rename,
+//! add and remove members, dissolve), each change leaving a notice. At start, every department
+//! is compared, so changes made while the service was down are caught up too.
 
 use std::{
     collections::{BTreeSet, HashSet},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use super::{
     Im, ImError,
@@ -43,20 +43,93 @@ fn target(replica: &Replica, department: DepartmentId) -> Target {
     }
 }
 
-/// What the follower is told: departments to bring in line, or a caller waiting until
-/// everything told before is committed.
-pub(crate) enum Follow {
-    Targets(Vec<Target>),
-    Settle(oneshot::Sender<()>),
+/// The follower's inbox: the departments touched since it last looked, and the callers
+/// waiting until everything told before is committed. A set, not a queue: however many
+/// commits arrive while the follower is busy (an LDAP sync commits thousands), it holds at
+/// most one entry per department, and the follower reads each one's newest state.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    departments: BTreeSet<DepartmentId>,
+    settle: Vec<oneshot::Sender<()>>,
+    /// The follower has stopped: nobody will answer.
+    closed: bool,
+}
+
+impl Inbox {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn touch(&self, departments: impl IntoIterator<Item = DepartmentId>) {
+        self.pending().departments.extend(departments);
+        self.wake.notify_one();
+    }
+
+    /// Resolves once every department touched before the call is in line (at once when the
+    /// follower has stopped).
+    pub(crate) async fn settled(&self) {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending();
+            if pending.closed {
+                return;
+            }
+            pending.settle.push(tx);
+        }
+        self.wake.notify_one();
+        let _ = rx.await;
+    }
+
+    /// Waits for news, then takes all of it.
+    async fn take(&self) -> (BTreeSet<DepartmentId>, Vec<oneshot::Sender<()>>) {
+        loop {
+            {
+                let mut pending = self.pending();
+                if !pending.departments.is_empty() || !pending.settle.is_empty() {
+                    return (
+                        std::mem::take(&mut pending.departments),
+                        std::mem::take(&mut pending.settle),
+                    );
+                }
+            }
+            // A touch between the check and here leaves a permit: no wake-up is lost.
+            self.wake.notified().await;
+        }
+    }
+
+    /// How many departments wait for the follower.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.pending().departments.len()
+    }
+}
+
+/// Marks the inbox closed when the follower ends (shutdown aborts it), so nobody waits on it.
+struct Closing(Arc<Inbox>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        let mut pending = self.0.pending();
+        pending.closed = true;
+        pending.settle.clear();
+    }
 }
 
 /// Hears directory commits; never blocks the directory's write path.
 struct Listener {
-    tx: mpsc::UnboundedSender<Follow>,
+    inbox: Arc<Inbox>,
 }
 
 impl DirectoryListener for Listener {
-    fn committed(&self, _version: Version, changes: &[Change], replica: &Replica) {
+    fn committed(&self, _version: Version, changes: &[Change], _replica: &Replica) {
         let mut touched: HashSet<DepartmentId> = HashSet::new();
         for change in changes {
             match change {
@@ -83,22 +156,18 @@ impl DirectoryListener for Listener {
             }
         }
         if !touched.is_empty() {
-            let targets = touched.into_iter().map(|d| target(replica, d)).collect();
-            let _ = self.tx.send(Follow::Targets(targets));
+            self.inbox.touch(touched);
         }
     }
 }
 
-/// Subscribes to the directory and starts the follower (after a full comparison) on the inbox
-/// `tx`/`rx`, through which callers can also wait for it to settle.
-pub(crate) fn follow(
-    im: &Arc<Im>,
-    directory: &Arc<Directory>,
-    tx: mpsc::UnboundedSender<Follow>,
-    mut rx: mpsc::UnboundedReceiver<Follow>,
-) {
+/// Subscribes to the directory and starts the follower (after a full comparison) on `inbox`,
+/// through which callers can also wait for it to settle.
+pub(crate) fn follow(im: &Arc<Im>, directory: &Arc<Directory>, inbox: Arc<Inbox>) {
     // Subscribe before reading the replica, so no commit falls between the two.
-    directory.subscribe(Arc::new(Listener { tx }));
+    directory.subscribe(Arc::new(Listener {
+        inbox: inbox.clone(),
+    }));
     // Lock order everywhere: messaging state before the directory replica, never after.
     let known: Vec<DepartmentId> = im.state().departments().map(|(d, _)| d).collect();
     let initial: Vec<Target> = {
@@ -108,39 +177,27 @@ pub(crate) fn follow(
         ids.into_iter().map(|d| target(&replica, d)).collect()
     };
     let follower = {
-        let im = im.clone();
+        let (im, directory) = (im.clone(), directory.clone());
         tokio::spawn(async move {
+            let _closing = Closing(inbox.clone());
             im.submit(Op::Structural(
                 Box::new(Sync { targets: initial }),
                 Reply::Nobody,
             ))
             .await;
-            while let Some(first) = rx.recv().await {
-                // Coalesce bursts (an LDAP sync commits many times): the replica state read
-                // at the last commit is the newest for each department.
-                let mut targets = Vec::new();
-                let mut settled = Vec::new();
-                let mut take = |message| match message {
-                    Follow::Targets(more) => targets.extend(more),
-                    Follow::Settle(done) => settled.push(done),
-                };
-                take(first);
-                while let Ok(more) = rx.try_recv() {
-                    take(more);
-                }
-                if !targets.is_empty() {
-                    let mut seen = HashSet::new();
-                    let mut newest: Vec<Target> = targets
-                        .into_iter()
-                        .rev()
-                        .filter(|t| seen.insert(t.department))
-                        .collect();
-                    newest.reverse();
-                    im.submit(Op::Structural(
-                        Box::new(Sync { targets: newest }),
-                        Reply::Nobody,
-                    ))
-                    .await;
+            loop {
+                let (departments, settled) = inbox.take().await;
+                if !departments.is_empty() {
+                    // Read now, not at the commit: the newest state of each department.
+                    let targets: Vec<Target> = {
+                        let replica = directory.read();
+                        departments
+                            .into_iter()
+                            .map(|d| target(&replica, d))
+                            .collect()
+                    };
+                    im.submit(Op::Structural(Box::new(Sync { targets }), Reply::Nobody))
+                        .await;
                 }
                 if !settled.is_empty() {
                     im.flush().await;
@@ -152,6 +209,37 @@ pub(crate) fn follow(
         })
     };
     im.keep(follower);
+}
+
+/// Says what a sync changed: chats created, renamed or dissolved are rare and worth an INFO
+/// line; people joining and leaving follow every hire and move (thousands in a bulk import),
+/// so they are DEBUG; a sync that changed nothing says nothing.
+fn log_changes(
+    creates: &[Conversation],
+    renames: &[(ConversationId, String)],
+    dissolves: &[ConversationId],
+    joins: &[(ConversationId, Vec<StaffId>, i64)],
+    leaves: &[(ConversationId, Vec<StaffId>)],
+) {
+    let joined: usize = joins.iter().map(|(_, people, _)| people.len()).sum();
+    let left: usize = leaves.iter().map(|(_, people)| people.len()).sum();
+    if !creates.is_empty() || !renames.is_empty() || !dissolves.is_empty() {
+        tracing::info!(
+            created = creates.len(),
+            renamed = renames.len(),
+            dissolved = dissolves.len(),
+            joined,
+            left,
+            "department chats follow the directory"
+        );
+    } else if joined + left > 0 {
+        tracing::debug!(
+            chats = joins.len() + leaves.len(),
+            joined,
+            left,
+            "department chat members follow the directory"
+        );
+    }
 }
 
 /// Brings department conversations in line with their targets.
@@ -274,13 +362,7 @@ impl Structural for Sync {
                 }
             }
         }
-        if !plan.messages.is_empty() {
-            tracing::info!(
-                created = creates.len(),
-                dissolved = dissolves.len(),
-                "department chats follow the directory"
-            );
-        }
+        log_changes(&creates, &renames, &dissolves, &joins, &leaves);
         plan.apply = Box::new(move |state| {
             for conv in creates {
                 state.insert(conv);
@@ -305,5 +387,30 @@ impl Structural for Sync {
             }
         });
         Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_inbox_holds_one_entry_per_department_however_many_commits() {
+        let inbox = Arc::new(Inbox::default());
+        let departments: Vec<DepartmentId> = (0..10)
+            .map(|_| DepartmentId(uuid::Uuid::now_v7()))
+            .collect();
+        for k in 0..10_000 {
+            inbox.touch([departments[k % 10], departments[(k * 7) % 10]]);
+        }
+        assert_eq!(inbox.len(), 10);
+        let (taken, settle) = inbox.take().await;
+        assert_eq!(taken, departments.iter().copied().collect());
+        assert!(settle.is_empty());
+        assert_eq!(inbox.len(), 0);
+
+        // Once the follower is gone, nobody waits for it.
+        drop(Closing(inbox.clone()));
+        inbox.settled().await;
     }
 }

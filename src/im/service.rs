@@ -26,7 +26,7 @@ use super::{
     ImError,
     config::{ImConfig, Settings},
     conversations::{CreateDirect, CreateSystem},
-    departments::Follow,
+    departments::Inbox,
     dispatch::{self, Dispatch},
     entities::file,
     hub::{Hub, LocalHub, Outbound, SessionLink, Sessions},
@@ -70,7 +70,7 @@ pub struct Im {
     /// Loops that run until shutdown stops them.
     loops: Mutex<Vec<JoinHandle<()>>>,
     /// The inbox of the loop that keeps department chats in step with the directory.
-    department_follower: mpsc::UnboundedSender<Follow>,
+    department_follower: Arc<Inbox>,
     timings: Arc<SendTimings>,
 }
 
@@ -101,7 +101,7 @@ impl Im {
         let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
         let (dispatch_tx, dispatch_rx) = mpsc::channel::<Vec<Dispatch>>(256);
         let timings = Arc::new(SendTimings::default());
-        let (follow_tx, follow_rx) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Inbox::default());
         let writer = Writer::new(
             db.clone(),
             state.clone(),
@@ -136,11 +136,11 @@ impl Im {
             next_session: AtomicU64::new(1),
             core: Mutex::new(core),
             loops: Mutex::new(Vec::new()),
-            department_follower: follow_tx.clone(),
+            department_follower: inbox.clone(),
             timings,
         });
         im.load_admin_state().await?;
-        super::departments::follow(&im, &directory, follow_tx, follow_rx);
+        super::departments::follow(&im, &directory, inbox);
         im.spawn_background();
         Ok(im)
     }
@@ -220,10 +220,7 @@ impl Im {
     /// Waits until every directory commit made so far is reflected in the department chats
     /// (start-up calls it after seeding, so the first clients see settled chats).
     pub async fn departments_settled(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.department_follower.send(Follow::Settle(tx)).is_ok() {
-            let _ = rx.await;
-        }
+        self.department_follower.settled().await;
     }
 
     /// Waits until everything queued so far is committed and delivered.

@@ -200,11 +200,18 @@ mod audit_row {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Something every write waits for before it takes the writer lock: a consumer of commits
+/// whose backlog must shrink first (the contact views' background writer).
+pub trait WriteGate: Send + Sync {
+    fn wait(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
 /// The single writer of the installation.
 pub struct Journal {
     db: DatabaseConnection,
     lock: Mutex<()>,
     head: AtomicI64,
+    gates: std::sync::RwLock<Vec<std::sync::Arc<dyn WriteGate>>>,
 }
 
 impl Journal {
@@ -222,6 +229,7 @@ impl Journal {
             db,
             lock: Mutex::new(()),
             head: AtomicI64::new(head),
+            gates: std::sync::RwLock::new(Vec::new()),
         })
     }
 
@@ -234,9 +242,25 @@ impl Journal {
         &self.db
     }
 
-    /// Starts the next write: waits for the writer lock, opens a transaction and allocates the
-    /// version this transaction will commit under.
+    /// Makes every later write wait for `gate` first.
+    pub fn add_gate(&self, gate: std::sync::Arc<dyn WriteGate>) {
+        self.gates
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(gate);
+    }
+
+    /// Starts the next write: waits for the gates and the writer lock, opens a transaction and
+    /// allocates the version this transaction will commit under.
     pub async fn begin(&self, actor: &Actor) -> Result<WriteTxn<'_>, StoreError> {
+        let gates = self
+            .gates
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for gate in gates {
+            gate.wait().await;
+        }
         let guard = self.lock.lock().await;
         let txn = self.db.begin().await?;
         let backend = txn.get_database_backend();

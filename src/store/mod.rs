@@ -6,7 +6,7 @@ mod journal;
 
 pub use journal::{
     Actor, AuditEntry, AuditQuery, AuditRecord, ChangeOp, EntityKind, Journal, Source, Version,
-    WriteTxn,
+    WriteGate, WriteTxn,
 };
 
 use std::time::Duration;
