@@ -1,5 +1,6 @@
 //! `/api/v1/auth`: log in, log out, who am I.
 
+use crate::api::error::{BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable};
 use axum::{
     Json, Router,
     extract::State,
@@ -55,8 +56,7 @@ pub struct Me {
 
 /// Log in with a login and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = super::ErrorBody),
-              (status = 429, body = super::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 413, response = PayloadTooLarge), (status = 429, response = TooManyRequests), (status = 503, response = Unavailable)))]
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<LoginRequest>,
@@ -76,7 +76,7 @@ pub async fn login(
 
 /// Revoke every token of the caller's account (log out everywhere).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = super::ErrorBody)))]
+    responses((status = 204), (status = 401, response = Unauthorized)))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     let actor = Actor::new(caller.0.name.clone(), crate::store::Source::Api);
     state.auth.revoke_all(&actor, caller.0.account_id).await?;
@@ -85,7 +85,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
 
 /// The caller's identity.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, body = super::ErrorBody)))]
+    responses((status = 200, body = Me), (status = 401, response = Unauthorized)))]
 pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         account_id: caller.0.account_id,

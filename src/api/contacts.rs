@@ -1,6 +1,7 @@
 //! `/api/v1/contacts/...`: the caller's contact list — snapshot, delta, search, one person.
 //! Everything here is limited to the caller's view; outside it, people do not exist (404).
 
+use crate::api::error::{BadRequest, Forbidden, NotFound, Unauthorized};
 use axum::{
     Json, Router,
     extract::State,
@@ -39,8 +40,7 @@ fn viewer(caller: &Caller) -> Result<StaffId, ApiError> {
 /// The caller's whole contact list at one version. Sends `ETag`; answers `304` to a
 /// matching `If-None-Match`.
 #[utoipa::path(get, path = "/api/v1/contacts/snapshot", tag = "contacts", security(("bearer" = [])),
-    responses((status = 200, body = Snapshot), (status = 304, description = "unchanged since the ETag"),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Snapshot), (status = 304, description = "unchanged since the ETag"), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn snapshot(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,6 +76,7 @@ pub async fn snapshot(
 
 /// `since`: the version of the caller's last snapshot or delta.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeltaParams {
     /// A version this server gave the caller (a non-negative integer).
     pub since: String,
@@ -85,8 +86,7 @@ pub struct DeltaParams {
 /// state). `reset: true` means `since` is older than the retained history: fetch a snapshot.
 #[utoipa::path(get, path = "/api/v1/contacts/delta", tag = "contacts", security(("bearer" = [])),
     params(DeltaParams),
-    responses((status = 200, body = Delta), (status = 400, body = ErrorBody, description = "since is not a number, or newer than the newest version"),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Delta), (status = 400, description = "since is not a number, or newer than the newest version", body = ErrorBody), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn delta(
     State(state): State<AppState>,
     caller: Caller,
@@ -116,7 +116,7 @@ pub struct VersionBody {
 
 /// The newest version of the contact lists. When it differs from the client's, pull a delta.
 #[utoipa::path(get, path = "/api/v1/contacts/version", tag = "contacts", security(("bearer" = [])),
-    responses((status = 200, body = VersionBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = VersionBody), (status = 401, response = Unauthorized)))]
 pub async fn version(State(state): State<AppState>, _caller: Caller) -> Json<VersionBody> {
     Json(VersionBody {
         version: state.contacts.version().0,
@@ -125,6 +125,7 @@ pub async fn version(State(state): State<AppState>, _caller: Caller) -> Json<Ver
 
 /// Search parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Name, pinyin (`zhangwei`), initials (`zw`), login, or — when the caller may see them —
     /// email or phone digits.
@@ -136,7 +137,7 @@ pub struct SearchParams {
 /// Searches the caller's contact list.
 #[utoipa::path(get, path = "/api/v1/contacts/search", tag = "contacts", security(("bearer" = [])),
     params(SearchParams),
-    responses((status = 200, body = SearchResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SearchResult), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,7 +154,7 @@ pub async fn search(
 /// One person in the caller's list. People outside it are `404`, exactly like unknown ids.
 #[utoipa::path(get, path = "/api/v1/contacts/staff/{id}", tag = "contacts", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = ContactStaff), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ContactStaff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn staff(
     State(state): State<AppState>,
     caller: Caller,

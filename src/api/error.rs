@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 use crate::{
     access::AccessError, auth::AuthError, contacts::ViewError, directory::DirectoryError,
@@ -49,28 +49,91 @@ pub struct ErrorBody {
 /// What went wrong, for programs (`code`) and people (`message`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// One of: bad_request, unauthorized, forbidden, not_found, conflict, invalid,
-    /// too_many_requests, payload_too_large, unavailable, internal.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// The offending field, for `invalid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
+/// The kind of an error; each goes with one HTTP status (docs/api.md, "Errors").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Invalid,
+    TooManyRequests,
+    PayloadTooLarge,
+    Unavailable,
+    Internal,
+}
+
+// The error answers as reusable OpenAPI responses: each operation lists the ones it can give.
+
+/// `bad_request`: malformed JSON, wrong content type, unknown fields, or a bad path or query
+/// parameter.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct BadRequest(#[allow(dead_code)] ErrorBody);
+
+/// `unauthorized`: no token, a bad, expired or revoked token, or wrong credentials.
+#[derive(ToResponse)]
+#[response(content_type = "application/json", headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+pub struct Unauthorized(#[allow(dead_code)] ErrorBody);
+
+/// `forbidden`: the admin API without admin rights, a person's API from an account that is
+/// not a person, or an action the caller's role does not allow.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct Forbidden(#[allow(dead_code)] ErrorBody);
+
+/// `not_found`: an unknown id, or something outside the caller's view.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct NotFound(#[allow(dead_code)] ErrorBody);
+
+/// `conflict`: the request contradicts the current state.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct Conflict(#[allow(dead_code)] ErrorBody);
+
+/// `payload_too_large`: the body is over the limit (1 MiB; files: the messaging setting).
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct PayloadTooLarge(#[allow(dead_code)] ErrorBody);
+
+/// `invalid`: a value that parses but is not acceptable; `field` names it.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct Invalid(#[allow(dead_code)] ErrorBody);
+
+/// `too_many_requests`: login throttling, or messaging is overloaded or shutting down.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct TooManyRequests(#[allow(dead_code)] ErrorBody);
+
+/// `unavailable`: the directory server (LDAP) cannot be reached or refused the bind.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct Unavailable(#[allow(dead_code)] ErrorBody);
+
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }

@@ -4,10 +4,10 @@
 use axum::{Json, Router, routing::get};
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth, contacts, health, im};
+use super::{admin, auth, contacts, error, health, im};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -17,7 +17,7 @@ use crate::state::AppState;
         description = "Directory, contact views and messaging. Authenticate with POST /api/v1/auth/login, then send `Authorization: Bearer <token>`. Errors are `{\"error\":{\"code\",\"message\"}}`."
     ),
     paths(
-        health::healthz, health::readyz, health::metrics,
+        openapi_json, health::healthz, health::readyz, health::metrics,
         auth::login, auth::logout, auth::me,
         admin::departments::list, admin::departments::create, admin::departments::show,
         admin::departments::update, admin::departments::remove, admin::departments::members,
@@ -43,18 +43,28 @@ use crate::state::AppState;
         im::admin::revoke_api_key, im::admin::server_send, im::admin::server_create_group,
         im::admin::server_invite, im::admin::server_remove, im::admin::server_dissolve,
     ),
-    modifiers(&BearerAuth),
+    components(responses(
+        error::BadRequest, error::Unauthorized, error::Forbidden, error::NotFound,
+        error::Conflict, error::PayloadTooLarge, error::Invalid, error::TooManyRequests,
+        error::Unavailable,
+    )),
+    modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+struct SecuritySchemes;
 
-impl Modify for BearerAuth {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // The server API's keys (`sbk_...`); `Authorization: Bearer sbk_...` works too.
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
         );
     }
 }
@@ -63,6 +73,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/openapi.json", get(openapi_json))
 }
 
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

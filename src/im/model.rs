@@ -72,6 +72,7 @@ impl ConversationKind {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MemberRole)]
 pub enum Role {
     Member,
     Admin,

@@ -1,6 +1,9 @@
 //! Roles, visibility rules, role assignments and the "see the directory as this employee"
 //! preview.
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized,
+};
 use std::collections::BTreeSet;
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
@@ -100,12 +103,37 @@ fn requested_powers(is_admin: Option<bool>, admin_powers: Option<&[AdminPower]>)
     }
 }
 
-/// A rule as the API shows and accepts it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A rule as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RuleBody {
-    #[serde(default, skip_deserializing)]
-    pub id: Option<RuleId>,
+    pub id: RuleId,
+    /// Present for `allow` and role masks; `null` for `deny` and global masks.
+    pub role_id: Option<RoleId>,
+    pub effect: Effect,
+    /// See `RuleInput.object`.
+    pub object: String,
+    /// For `deny` and global `mask`: roles the rule does not apply to.
+    pub exempt_roles: Vec<RoleId>,
+    pub description: String,
+}
+
+impl RuleBody {
+    fn from_rule(rule: &Rule) -> Self {
+        Self {
+            id: rule.id,
+            role_id: rule.role_id,
+            effect: rule.effect,
+            object: rule.object.to_string(),
+            exempt_roles: rule.exempt_roles.clone(),
+            description: rule.description.clone(),
+        }
+    }
+}
+
+/// A rule as the API accepts it (the server chooses the id).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
     /// Required for `allow` and role masks; absent for `deny` and global masks.
     #[serde(default)]
     pub role_id: Option<RoleId>,
@@ -120,18 +148,7 @@ pub struct RuleBody {
     pub description: String,
 }
 
-impl RuleBody {
-    fn from_rule(rule: &Rule) -> Self {
-        Self {
-            id: Some(rule.id),
-            role_id: rule.role_id,
-            effect: rule.effect,
-            object: rule.object.to_string(),
-            exempt_roles: rule.exempt_roles.clone(),
-            description: rule.description.clone(),
-        }
-    }
-
+impl RuleInput {
     fn into_rule(self, id: RuleId) -> Result<Rule, ApiError> {
         if self.description.chars().count() > 500 {
             return Err(ApiError::Invalid {
@@ -152,6 +169,7 @@ impl RuleBody {
 
 /// A role given to a person or an LDAP group.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AssignmentBody {
     pub role_id: RoleId,
@@ -179,7 +197,7 @@ impl AssignmentBody {
 
 /// Lists roles.
 #[utoipa::path(get, path = "/api/v1/admin/roles", tag = "admin: access", security(("bearer" = [])),
-    responses((status = 200, body = Vec<RoleView>)))]
+    responses((status = 200, body = Vec<RoleView>), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Vec<RoleView>> {
     Json(
         state
@@ -196,7 +214,7 @@ pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Json<Ve
 /// Creates a role.
 #[utoipa::path(post, path = "/api/v1/admin/roles", tag = "admin: access", security(("bearer" = [])),
     request_body = NewRole,
-    responses((status = 201, body = RoleView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = RoleView), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn create_role(
     State(state): State<AppState>,
     admin: AccessAdmin,
@@ -234,7 +252,7 @@ fn find_role(state: &AppState, id: RoleId) -> Result<Role, ApiError> {
 /// One role.
 #[utoipa::path(get, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RoleView), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn show_role(
     State(state): State<AppState>,
     _admin: Admin,
@@ -246,7 +264,7 @@ pub async fn show_role(
 /// Renames a role, or grants or withdraws its admin rights.
 #[utoipa::path(patch, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = RolePatch,
-    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = RoleView), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn update_role(
     State(state): State<AppState>,
     admin: AccessAdmin,
@@ -277,7 +295,7 @@ pub async fn update_role(
 /// Deletes a role with its rules and assignments.
 #[utoipa::path(delete, path = "/api/v1/admin/roles/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Committed), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn delete_role(
     State(state): State<AppState>,
     admin: AccessAdmin,
@@ -293,7 +311,7 @@ pub async fn delete_role(
 
 /// Lists rules.
 #[utoipa::path(get, path = "/api/v1/admin/rules", tag = "admin: access", security(("bearer" = [])),
-    responses((status = 200, body = Vec<RuleBody>)))]
+    responses((status = 200, body = Vec<RuleBody>), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn list_rules(State(state): State<AppState>, _admin: Admin) -> Json<Vec<RuleBody>> {
     Json(
         state
@@ -309,15 +327,13 @@ pub async fn list_rules(State(state): State<AppState>, _admin: Admin) -> Json<Ve
 
 /// Creates a rule. The change reaches every affected client as an ordinary delta.
 #[utoipa::path(post, path = "/api/v1/admin/rules", tag = "admin: access", security(("bearer" = [])),
-    request_body = RuleBody,
-    responses((status = 201, body = RuleBody), (status = 404, body = ErrorBody, description = "unknown role"),
-              (status = 409, body = ErrorBody, description = "no administrator would see anything"),
-              (status = 422, body = ErrorBody)))]
+    request_body = RuleInput,
+    responses((status = 201, body = RuleBody), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, description = "unknown role", body = ErrorBody), (status = 409, description = "no administrator would see anything", body = ErrorBody), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn create_rule(
     State(state): State<AppState>,
     admin: AccessAdmin,
     remote: RemoteAddr,
-    ApiJson(body): ApiJson<RuleBody>,
+    ApiJson(body): ApiJson<RuleInput>,
 ) -> Result<(StatusCode, Json<RuleBody>), ApiError> {
     let rule = body.into_rule(RuleId(uuid::Uuid::now_v7()))?;
     state
@@ -344,7 +360,7 @@ fn find_rule(state: &AppState, id: RuleId) -> Result<Rule, ApiError> {
 /// One rule.
 #[utoipa::path(get, path = "/api/v1/admin/rules/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = RuleBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RuleBody), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn show_rule(
     State(state): State<AppState>,
     _admin: Admin,
@@ -355,15 +371,14 @@ pub async fn show_rule(
 
 /// Replaces a rule.
 #[utoipa::path(put, path = "/api/v1/admin/rules/{id}", tag = "admin: access", security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid)), request_body = RuleBody,
-    responses((status = 200, body = RuleBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), request_body = RuleInput,
+    responses((status = 200, body = RuleBody), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn replace_rule(
     State(state): State<AppState>,
     admin: AccessAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RuleId>,
-    ApiJson(body): ApiJson<RuleBody>,
+    ApiJson(body): ApiJson<RuleInput>,
 ) -> Result<Json<RuleBody>, ApiError> {
     find_rule(&state, id)?;
     let rule = body.into_rule(id)?;
@@ -380,7 +395,7 @@ pub async fn replace_rule(
 /// Deletes a rule.
 #[utoipa::path(delete, path = "/api/v1/admin/rules/{id}", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Committed), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn delete_rule(
     State(state): State<AppState>,
     admin: AccessAdmin,
@@ -396,6 +411,7 @@ pub async fn delete_rule(
 
 /// Filters for listing assignments.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AssignmentFilter {
     pub role_id: Option<RoleId>,
 }
@@ -403,7 +419,7 @@ pub struct AssignmentFilter {
 /// Lists role assignments.
 #[utoipa::path(get, path = "/api/v1/admin/assignments", tag = "admin: access", security(("bearer" = [])),
     params(AssignmentFilter),
-    responses((status = 200, body = Vec<AssignmentBody>)))]
+    responses((status = 200, body = Vec<AssignmentBody>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn list_assignments(
     State(state): State<AppState>,
     _admin: Admin,
@@ -425,7 +441,7 @@ pub async fn list_assignments(
 /// Gives a role to a person or an LDAP group.
 #[utoipa::path(post, path = "/api/v1/admin/assignments", tag = "admin: access", security(("bearer" = [])),
     request_body = AssignmentBody,
-    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Committed), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn assign(
     State(state): State<AppState>,
     admin: AccessAdmin,
@@ -445,7 +461,7 @@ pub async fn assign(
 /// Takes a role away (same fields as the assignment, in the query string).
 #[utoipa::path(delete, path = "/api/v1/admin/assignments", tag = "admin: access", security(("bearer" = [])),
     params(AssignmentBody),
-    responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Committed), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 422, response = Invalid)))]
 pub async fn unassign(
     State(state): State<AppState>,
     admin: AccessAdmin,
@@ -465,7 +481,7 @@ pub async fn unassign(
 /// The roles a person holds.
 #[utoipa::path(get, path = "/api/v1/admin/staff/{id}/roles", tag = "admin: access", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Vec<RoleView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<RoleView>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn staff_roles(
     State(state): State<AppState>,
     _admin: Admin,
@@ -486,6 +502,7 @@ pub async fn staff_roles(
 
 /// Whose view to preview.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewParams {
     pub staff_id: StaffId,
 }
@@ -509,7 +526,7 @@ pub struct Preview {
 /// "See the directory as this employee."
 #[utoipa::path(get, path = "/api/v1/admin/views/preview", tag = "admin: access", security(("bearer" = [])),
     params(PreviewParams),
-    responses((status = 200, body = Preview), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Preview), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn preview(
     State(state): State<AppState>,
     _admin: Admin,

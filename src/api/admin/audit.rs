@@ -1,10 +1,11 @@
 //! The audit log: who changed what, when, from where.
 
+use crate::api::error::{BadRequest, Forbidden, Unauthorized};
 use axum::{Json, Router, extract::State, routing::get};
 use serde::Deserialize;
 
 use crate::{
-    api::{Admin, ApiError, ApiQuery, ErrorBody},
+    api::{Admin, ApiError, ApiQuery},
     state::AppState,
     store::{AuditQuery, AuditRecord},
 };
@@ -15,6 +16,7 @@ pub fn router() -> Router<AppState> {
 
 /// Audit filters; entries come newest first.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only entries about this department, person, role, …
     pub entity_id: Option<uuid::Uuid>,
@@ -27,7 +29,7 @@ pub struct AuditParams {
 /// Reads the audit log.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin: audit", security(("bearer" = [])),
     params(AuditParams),
-    responses((status = 200, body = Vec<AuditRecord>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Vec<AuditRecord>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,

@@ -1,5 +1,6 @@
 //! Department administration: list, create, rename/move/reorder/retype, delete.
 
+use crate::api::error::{BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized};
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -33,7 +34,7 @@ pub struct DepartmentList {
 /// Lists all departments.
 #[utoipa::path(get, path = "/api/v1/admin/departments", tag = "admin: departments",
     security(("bearer" = [])),
-    responses((status = 200, body = DepartmentList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = DepartmentList), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<DepartmentList> {
     let replica = state.directory.read();
     let mut items = Vec::with_capacity(replica.department_count());
@@ -62,9 +63,7 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Departme
 /// Creates a department.
 #[utoipa::path(post, path = "/api/v1/admin/departments", tag = "admin: departments",
     security(("bearer" = [])), request_body = NewDepartment,
-    responses((status = 201, body = Department), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody, description = "parent not found"),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Department), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, description = "parent not found", body = ErrorBody), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn create(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -86,7 +85,7 @@ pub async fn create(
 /// One department.
 #[utoipa::path(get, path = "/api/v1/admin/departments/{id}", tag = "admin: departments",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Department), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Department), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -102,9 +101,7 @@ pub async fn show(
 /// Renames, moves (`parent_id`), reorders (`order_key`) or retypes a department.
 #[utoipa::path(patch, path = "/api/v1/admin/departments/{id}", tag = "admin: departments",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), request_body = DepartmentPatch,
-    responses((status = 200, body = Department), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the move would create a cycle"),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Department), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, description = "the move would create a cycle", body = ErrorBody), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn update(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -140,6 +137,7 @@ pub async fn update(
 
 /// Where a deleted department's children and members go.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     /// A department id, or `root` for the top level. Required when it has sub-departments.
     pub move_children_to: Option<String>,
@@ -150,8 +148,7 @@ pub struct DeleteParams {
 /// Deletes a department; say where its sub-departments and members go.
 #[utoipa::path(delete, path = "/api/v1/admin/departments/{id}", tag = "admin: departments",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid), DeleteParams),
-    responses((status = 200, body = Committed), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "it has children or members and no target was given")))]
+    responses((status = 200, body = Committed), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, description = "it has children or members and no target was given", body = ErrorBody), (status = 422, response = Invalid)))]
 pub async fn remove(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -182,7 +179,7 @@ pub async fn remove(
 /// The direct members of a department, in order.
 #[utoipa::path(get, path = "/api/v1/admin/departments/{id}/members", tag = "admin: departments",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Vec<Staff>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Staff>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn members(
     State(state): State<AppState>,
     _admin: Admin,

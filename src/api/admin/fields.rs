@@ -1,5 +1,8 @@
 //! Custom field definitions.
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized,
+};
 use axum::{
     Json, Router,
     extract::State,
@@ -8,7 +11,7 @@ use axum::{
 };
 
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, DirectoryAdmin, ErrorBody, RemoteAddr},
+    api::{Admin, ApiError, ApiJson, ApiPath, DirectoryAdmin, RemoteAddr},
     directory::{FieldDefinition, FieldEntity},
     state::AppState,
 };
@@ -21,7 +24,7 @@ pub fn router() -> Router<AppState> {
 
 /// Every custom field definition.
 #[utoipa::path(get, path = "/api/v1/admin/fields", tag = "admin: fields", security(("bearer" = [])),
-    responses((status = 200, body = Vec<FieldDefinition>)))]
+    responses((status = 200, body = Vec<FieldDefinition>), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Vec<FieldDefinition>> {
     Json(state.directory.field_definitions())
 }
@@ -29,7 +32,7 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> Json<Vec<Fiel
 /// Defines (or redefines) a custom field.
 #[utoipa::path(post, path = "/api/v1/admin/fields", tag = "admin: fields", security(("bearer" = [])),
     request_body = FieldDefinition,
-    responses((status = 201, body = FieldDefinition), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = FieldDefinition), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn define(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -47,7 +50,7 @@ pub async fn define(
 #[utoipa::path(delete, path = "/api/v1/admin/fields/{entity}/{key}", tag = "admin: fields",
     security(("bearer" = [])),
     params(("entity" = FieldEntity, Path), ("key" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn remove(
     State(state): State<AppState>,
     admin: DirectoryAdmin,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::api::error::{BadRequest, Forbidden, Invalid, NotFound, Unauthorized};
 use axum::{
     Json, Router,
     extract::State,
@@ -47,8 +48,7 @@ fn accepted(run: Run) -> impl IntoResponse {
 /// Connects and binds, counts entries per base, maps one sample, and reports what a sync would
 /// change (a dry run: nothing is applied).
 #[utoipa::path(post, path = "/api/v1/admin/ldap/test", tag = "admin: ldap", security(("bearer" = [])),
-    responses((status = 200, body = TestReport), (status = 404, body = ErrorBody, description = "LDAP is not configured"),
-              (status = 503, body = ErrorBody, description = "unreachable, bind refused, or search failed")))]
+    responses((status = 200, body = TestReport), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, description = "LDAP is not configured", body = ErrorBody), (status = 422, response = Invalid), (status = 503, description = "unreachable, bind refused, or search failed", body = ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -58,6 +58,7 @@ pub async fn test(
 
 /// Which kind of sync to run.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncParams {
     /// `full` (default) or `incremental`.
     pub kind: Option<String>,
@@ -70,8 +71,9 @@ pub struct SyncParams {
     params(SyncParams),
     responses((status = 202, body = Run, description = "started; the Location header names the run",
                headers(("Location" = String, description = "the run's URL"))),
-              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "another sync is running")))]
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, description = "LDAP is not configured", body = ErrorBody),
+              (status = 409, description = "another sync is running", body = ErrorBody)))]
 pub async fn sync(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -92,6 +94,7 @@ pub async fn sync(
 
 /// Paging for the run history.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunParams {
     /// 1-500, default 50.
     pub limit: Option<u64>,
@@ -99,7 +102,7 @@ pub struct RunParams {
 
 /// Sync history, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/ldap/runs", tag = "admin: ldap", security(("bearer" = [])),
-    params(RunParams), responses((status = 200, body = Vec<Run>), (status = 404, body = ErrorBody)))]
+    params(RunParams), responses((status = 200, body = Vec<Run>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn runs(
     State(state): State<AppState>,
     _admin: Admin,
@@ -114,7 +117,8 @@ pub async fn runs(
 /// counted so far.
 #[utoipa::path(get, path = "/api/v1/admin/ldap/runs/{id}", tag = "admin: ldap", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Run), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Run), (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn run(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -129,8 +133,9 @@ pub async fn run(
     params(("id" = String, Path, format = Uuid)),
     responses((status = 202, body = Run, description = "the approved sync started; the Location header names it",
                headers(("Location" = String, description = "the new run's URL"))),
-              (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the run is not blocked, or another sync is running")))]
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 409, description = "the run is not blocked, or another sync is running", body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     _admin: Admin,

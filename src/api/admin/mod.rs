@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
 
 /// Paging parameters shared by list endpoints.
 #[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
     /// At most this many items (1-1000, default 50).
     pub limit: Option<u32>,

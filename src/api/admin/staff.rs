@@ -1,6 +1,9 @@
 //! Staff administration: list and search, create, update, disable/enable, delete, memberships,
 //! local passwords and admin rights.
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+};
 use axum::{
     Json, Router,
     extract::State,
@@ -35,6 +38,7 @@ pub fn router() -> Router<AppState> {
 
 /// Filters for the staff list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StaffFilter {
     /// Matches login, name, pinyin, initials, email or phone (case-insensitive substring).
     pub q: Option<String>,
@@ -69,7 +73,7 @@ fn matches(person: &Staff, needle: &str) -> bool {
 /// Lists staff, filtered and paged, ordered by pinyin.
 #[utoipa::path(get, path = "/api/v1/admin/staff", tag = "admin: staff", security(("bearer" = [])),
     params(StaffFilter, Paging),
-    responses((status = 200, body = StaffPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = StaffPage), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -124,8 +128,7 @@ pub async fn list(
 /// Adds a person.
 #[utoipa::path(post, path = "/api/v1/admin/staff", tag = "admin: staff", security(("bearer" = [])),
     request_body = NewStaff,
-    responses((status = 201, body = Staff), (status = 409, body = ErrorBody, description = "login taken"),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, description = "login taken", body = ErrorBody), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn create(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -154,7 +157,7 @@ fn find(state: &AppState, id: StaffId) -> Result<Staff, ApiError> {
 /// One person.
 #[utoipa::path(get, path = "/api/v1/admin/staff/{id}", tag = "admin: staff", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Staff), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -166,8 +169,7 @@ pub async fn show(
 /// Changes a person's fields; `departments` replaces every membership.
 #[utoipa::path(patch, path = "/api/v1/admin/staff/{id}", tag = "admin: staff", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = StaffPatch,
-    responses((status = 200, body = Staff), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 503, response = Unavailable)))]
 pub async fn update(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -205,7 +207,7 @@ async fn apply_patch(
 #[utoipa::path(put, path = "/api/v1/admin/staff/{id}/departments", tag = "admin: staff",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)),
     request_body = Vec<MembershipInput>,
-    responses((status = 200, body = Staff), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 503, response = Unavailable)))]
 pub async fn set_departments(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -239,7 +241,7 @@ async fn set_status(
 /// Disables a person: their tokens stop working at once and they leave contact lists.
 #[utoipa::path(post, path = "/api/v1/admin/staff/{id}/disable", tag = "admin: staff",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Staff), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn disable(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -252,7 +254,7 @@ pub async fn disable(
 /// Enables a disabled person.
 #[utoipa::path(post, path = "/api/v1/admin/staff/{id}/enable", tag = "admin: staff",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Staff), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn enable(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -265,7 +267,7 @@ pub async fn enable(
 /// Deletes a person and their local account. Prefer disabling: it keeps history.
 #[utoipa::path(delete, path = "/api/v1/admin/staff/{id}", tag = "admin: staff", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Committed), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn remove(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
@@ -292,7 +294,7 @@ pub struct PasswordRequest {
 /// Sets a person's local password (creating their local account); ends their sessions.
 #[utoipa::path(put, path = "/api/v1/admin/staff/{id}/password", tag = "admin: staff",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), request_body = PasswordRequest,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn set_password(
     State(state): State<AppState>,
     admin: DirectoryAdmin,

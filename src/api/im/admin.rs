@@ -2,6 +2,10 @@
 //! server API for existing back-ends (`/api/v1/im/server/...`, authenticated by an API key in
 //! `X-Api-Key` or `Authorization: Bearer sbk_...`): send as the system, manage groups.
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, TooManyRequests,
+    Unauthorized,
+};
 use axum::{
     Json, Router,
     extract::{FromRequestParts, State},
@@ -14,7 +18,7 @@ use uuid::Uuid;
 
 use super::{ConversationRef, ack};
 use crate::{
-    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ErrorBody},
+    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath},
     directory::StaffId,
     im::{
         ApiKeyInfo, ConversationId, Sender, Settings, Webhook,
@@ -45,14 +49,14 @@ pub fn router() -> Router<AppState> {
 
 /// Messaging settings.
 #[utoipa::path(get, path = "/api/v1/admin/im/settings", tag = "admin: messaging", security(("bearer" = [])),
-    responses((status = 200, body = Settings), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Settings), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn settings(State(state): State<AppState>, _admin: Admin) -> Json<Settings> {
     Json(state.im.settings())
 }
 
 /// Replaces the messaging settings.
 #[utoipa::path(put, path = "/api/v1/admin/im/settings", tag = "admin: messaging", security(("bearer" = [])),
-    request_body = Settings, responses((status = 200, body = Settings), (status = 422, body = ErrorBody)))]
+    request_body = Settings, responses((status = 200, body = Settings), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn set_settings(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -63,7 +67,7 @@ pub async fn set_settings(
 
 /// Registered webhooks (secrets are not shown).
 #[utoipa::path(get, path = "/api/v1/admin/im/webhooks", tag = "admin: messaging", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Webhook>)))]
+    responses((status = 200, body = Vec<Webhook>), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn webhooks(
     State(state): State<AppState>,
     _admin: Admin,
@@ -83,7 +87,7 @@ pub struct NewWebhook {
 
 /// Registers a webhook.
 #[utoipa::path(post, path = "/api/v1/admin/im/webhooks", tag = "admin: messaging", security(("bearer" = [])),
-    request_body = NewWebhook, responses((status = 201, body = Webhook), (status = 422, body = ErrorBody)))]
+    request_body = NewWebhook, responses((status = 201, body = Webhook), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn add_webhook(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -98,7 +102,7 @@ pub async fn add_webhook(
 
 /// Removes a webhook.
 #[utoipa::path(delete, path = "/api/v1/admin/im/webhooks/{id}", tag = "admin: messaging", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn remove_webhook(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -110,7 +114,7 @@ pub async fn remove_webhook(
 
 /// API keys of the server API (never the keys).
 #[utoipa::path(get, path = "/api/v1/admin/im/api-keys", tag = "admin: messaging", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ApiKeyInfo>)))]
+    responses((status = 200, body = Vec<ApiKeyInfo>), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn api_keys(
     State(state): State<AppState>,
     _admin: Admin,
@@ -133,7 +137,7 @@ pub struct CreatedApiKey {
 
 /// Creates an API key for a back-end.
 #[utoipa::path(post, path = "/api/v1/admin/im/api-keys", tag = "admin: messaging", security(("bearer" = [])),
-    request_body = NewApiKey, responses((status = 201, body = CreatedApiKey)))]
+    request_body = NewApiKey, responses((status = 201, body = CreatedApiKey), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn create_api_key(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -145,7 +149,7 @@ pub async fn create_api_key(
 
 /// Revokes an API key.
 #[utoipa::path(delete, path = "/api/v1/admin/im/api-keys/{id}", tag = "admin: messaging", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     _admin: AccessAdmin,
@@ -177,8 +181,8 @@ impl FromRequestParts<AppState> for ServerKey {
 
 /// Sends as the system: into a conversation (`conversation`), or to one person's notice
 /// conversation (`to`).
-#[utoipa::path(post, path = "/api/v1/im/server/messages", tag = "messaging: server API",
-    request_body = SendFrame, responses((status = 200, body = Ack), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/im/server/messages", tag = "messaging: server API", security(("api_key" = [])),
+    request_body = SendFrame, responses((status = 200, body = Ack), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn server_send(
     State(state): State<AppState>,
     ServerKey(name): ServerKey,
@@ -200,8 +204,8 @@ pub struct ServerGroup {
 }
 
 /// Creates a group with the given owner.
-#[utoipa::path(post, path = "/api/v1/im/server/groups", tag = "messaging: server API",
-    request_body = ServerGroup, responses((status = 201, body = ConversationRef), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/im/server/groups", tag = "messaging: server API", security(("api_key" = [])),
+    request_body = ServerGroup, responses((status = 201, body = ConversationRef), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn server_create_group(
     State(state): State<AppState>,
     _key: ServerKey,
@@ -227,8 +231,8 @@ pub struct ServerInvite {
 }
 
 /// Adds members to a group.
-#[utoipa::path(post, path = "/api/v1/im/server/groups/{id}/members", tag = "messaging: server API",
-    params(("id" = String, Path)), request_body = ServerInvite, responses((status = 204)))]
+#[utoipa::path(post, path = "/api/v1/im/server/groups/{id}/members", tag = "messaging: server API", security(("api_key" = [])),
+    params(("id" = String, Path, format = Uuid)), request_body = ServerInvite, responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn server_invite(
     State(state): State<AppState>,
     _key: ServerKey,
@@ -240,8 +244,8 @@ pub async fn server_invite(
 }
 
 /// Removes a member from a group.
-#[utoipa::path(delete, path = "/api/v1/im/server/groups/{id}/members/{staff}", tag = "messaging: server API",
-    params(("id" = String, Path), ("staff" = String, Path)), responses((status = 204)))]
+#[utoipa::path(delete, path = "/api/v1/im/server/groups/{id}/members/{staff}", tag = "messaging: server API", security(("api_key" = [])),
+    params(("id" = String, Path, format = Uuid), ("staff" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 429, response = TooManyRequests)))]
 pub async fn server_remove(
     State(state): State<AppState>,
     _key: ServerKey,
@@ -252,8 +256,8 @@ pub async fn server_remove(
 }
 
 /// Dissolves a group.
-#[utoipa::path(delete, path = "/api/v1/im/server/groups/{id}", tag = "messaging: server API",
-    params(("id" = String, Path)), responses((status = 204)))]
+#[utoipa::path(delete, path = "/api/v1/im/server/groups/{id}", tag = "messaging: server API", security(("api_key" = [])),
+    params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 429, response = TooManyRequests)))]
 pub async fn server_dissolve(
     State(state): State<AppState>,
     _key: ServerKey,

@@ -1,6 +1,9 @@
 //! `/api/v1/im/files`: upload (the raw body, streamed to disk) and download, for members of
 //! the conversation only.
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized,
+};
 use axum::{
     Json, Router,
     body::Body,
@@ -14,7 +17,7 @@ use uuid::Uuid;
 
 use super::person;
 use crate::{
-    api::{ApiError, ApiPath, ApiQuery, Caller, ErrorBody},
+    api::{ApiError, ApiPath, ApiQuery, Caller},
     im::{ConversationId, FileInfo},
     state::AppState,
 };
@@ -31,6 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The conversation the file is for.
     pub conversation: ConversationId,
@@ -41,7 +45,7 @@ pub struct UploadQuery {
 /// Uploads a file (the request body is the file; `Content-Type` is kept).
 #[utoipa::path(post, path = "/api/v1/im/files", tag = "messaging", security(("bearer" = [])),
     params(UploadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = FileInfo), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = FileInfo), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,8 +66,8 @@ pub async fn upload(
 
 /// Downloads a file (members of its conversation only; others get 404).
 #[utoipa::path(get, path = "/api/v1/im/files/{id}", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,6 +1,10 @@
 //! `/api/v1/im/groups/...`: create, rename, announce, mute, invite, remove, roles, leave,
 //! dissolve. Who may do what is checked by the messaging module at commit time.
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, TooManyRequests,
+    Unauthorized,
+};
 use axum::{
     Json, Router,
     extract::State,
@@ -12,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::{ConversationRef, person};
 use crate::{
-    api::{ApiError, ApiJson, ApiPath, Caller, ErrorBody},
+    api::{ApiError, ApiJson, ApiPath, Caller},
     directory::StaffId,
     im::{ConversationId, Role, Sender},
     state::AppState,
@@ -47,7 +51,7 @@ pub struct NewGroup {
 /// Creates a group owned by the caller, with people from their contacts.
 #[utoipa::path(post, path = "/api/v1/im/groups", tag = "messaging: groups", security(("bearer" = [])),
     request_body = NewGroup,
-    responses((status = 201, body = ConversationRef), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = ConversationRef), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,8 +82,8 @@ pub struct GroupPatch {
 
 /// Renames the group, sets its announcement or mutes everyone (owners and admins).
 #[utoipa::path(patch, path = "/api/v1/im/groups/{id}", tag = "messaging: groups", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = GroupPatch,
-    responses((status = 204), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), request_body = GroupPatch,
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +106,7 @@ pub async fn update(
 
 /// Dissolves the group (its owner): it stays readable and takes no more messages.
 #[utoipa::path(delete, path = "/api/v1/im/groups/{id}", tag = "messaging: groups", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 429, response = TooManyRequests)))]
 pub async fn dissolve(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,8 +127,8 @@ pub struct Invite {
 
 /// Invites people from the caller's contacts (any member may).
 #[utoipa::path(post, path = "/api/v1/im/groups/{id}/members", tag = "messaging: groups", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = Invite,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), request_body = Invite,
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,8 +144,8 @@ pub async fn invite(
 
 /// Removes a member (owners remove anyone but themselves; admins remove members).
 #[utoipa::path(delete, path = "/api/v1/im/groups/{id}/members/{staff}", tag = "messaging: groups", security(("bearer" = [])),
-    params(("id" = String, Path), ("staff" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid), ("staff" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 429, response = TooManyRequests)))]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,8 +169,8 @@ pub struct MemberPatch {
 
 /// Changes a member's role (the owner) or mutes them (owners and admins).
 #[utoipa::path(put, path = "/api/v1/im/groups/{id}/members/{staff}", tag = "messaging: groups", security(("bearer" = [])),
-    params(("id" = String, Path), ("staff" = String, Path)), request_body = MemberPatch,
-    responses((status = 204), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid), ("staff" = String, Path, format = Uuid)), request_body = MemberPatch,
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn set_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,7 +192,7 @@ pub async fn set_member(
 
 /// Leaves the group (an owner hands it to an admin or the longest member).
 #[utoipa::path(post, path = "/api/v1/im/groups/{id}/leave", tag = "messaging: groups", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 429, response = TooManyRequests)))]
 pub async fn leave(
     State(state): State<AppState>,
     caller: Caller,

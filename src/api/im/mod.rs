@@ -6,6 +6,10 @@ pub(crate) mod admin;
 pub(crate) mod files;
 pub(crate) mod groups;
 
+use crate::api::error::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, TooManyRequests,
+    Unauthorized,
+};
 use axum::{
     Json, Router,
     extract::{State, WebSocketUpgrade},
@@ -16,7 +20,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller, ErrorBody};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::{
     directory::{DepartmentId, StaffId},
     im::{
@@ -91,7 +95,7 @@ async fn ws(
 
 /// The caller's conversations, most recent first, with unread counts and mention flags.
 #[utoipa::path(get, path = "/api/v1/im/conversations", tag = "messaging", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ConversationSummary>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ConversationSummary>), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn conversations(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,8 +105,8 @@ pub async fn conversations(
 
 /// One conversation with its members.
 #[utoipa::path(get, path = "/api/v1/im/conversations/{id}", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "conversation id")),
-    responses((status = 200, body = ConversationInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid, description = "conversation id")),
+    responses((status = 200, body = ConversationInfo), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn conversation(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,6 +119,7 @@ pub async fn conversation(
 
 /// A seq range: `after` (exclusive, ascending) or `before` (exclusive, the newest before it).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     pub after: Option<Seq>,
     pub before: Option<Seq>,
@@ -124,8 +129,8 @@ pub struct HistoryQuery {
 
 /// History by seq range, in seq order.
 #[utoipa::path(get, path = "/api/v1/im/conversations/{id}/messages", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "conversation id"), HistoryQuery),
-    responses((status = 200, body = Vec<MessageView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid, description = "conversation id"), HistoryQuery),
+    responses((status = 200, body = Vec<MessageView>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 422, response = Invalid)))]
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,8 +149,8 @@ pub async fn history(
 
 /// Sends a message (as the WebSocket `send` frame does); answers with its ack once stored.
 #[utoipa::path(post, path = "/api/v1/im/conversations/{id}/messages", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "conversation id")), request_body = SendFrame,
-    responses((status = 200, body = Ack), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid, description = "conversation id")), request_body = SendFrame,
+    responses((status = 200, body = Ack), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,8 +181,8 @@ async fn wait(
 
 /// Edits one's own text message (within the edit window).
 #[utoipa::path(put, path = "/api/v1/im/conversations/{id}/messages/{seq}", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path), ("seq" = i64, Path)), request_body = EditBody,
-    responses((status = 200, body = Ack), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid), ("seq" = i64, Path)), request_body = EditBody,
+    responses((status = 200, body = Ack), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 429, response = TooManyRequests)))]
 pub async fn edit(
     State(state): State<AppState>,
     caller: Caller,
@@ -195,8 +200,8 @@ pub async fn edit(
 
 /// Recalls a message (its sender within the recall window; group owners and admins).
 #[utoipa::path(post, path = "/api/v1/im/conversations/{id}/messages/{seq}/recall", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path), ("seq" = i64, Path)),
-    responses((status = 200, body = Ack), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid), ("seq" = i64, Path)),
+    responses((status = 200, body = Ack), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 429, response = TooManyRequests)))]
 pub async fn recall(
     State(state): State<AppState>,
     caller: Caller,
@@ -219,8 +224,8 @@ pub struct ReadBody {
 
 /// Marks the conversation read up to `seq`.
 #[utoipa::path(post, path = "/api/v1/im/conversations/{id}/read", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = ReadBody,
-    responses((status = 204), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid)), request_body = ReadBody,
+    responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,6 +237,7 @@ pub async fn read(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadsQuery {
     pub seq: Seq,
 }
@@ -245,8 +251,8 @@ pub struct Reads {
 
 /// Read receipts: in a direct chat `read` is 1 once the peer has read it; in groups a count.
 #[utoipa::path(get, path = "/api/v1/im/conversations/{id}/reads", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path), ReadsQuery),
-    responses((status = 200, body = Reads), (status = 403, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid), ReadsQuery),
+    responses((status = 200, body = Reads), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn reads(
     State(state): State<AppState>,
     caller: Caller,
@@ -272,7 +278,7 @@ pub struct ConversationRef {
 /// The direct conversation with a colleague (created when allowed).
 #[utoipa::path(post, path = "/api/v1/im/direct", tag = "messaging", security(("bearer" = [])),
     request_body = DirectBody,
-    responses((status = 200, body = ConversationRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ConversationRef), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge), (status = 429, response = TooManyRequests)))]
 pub async fn direct(
     State(state): State<AppState>,
     caller: Caller,
@@ -288,8 +294,8 @@ pub async fn direct(
 
 /// The chat of a department the caller belongs to.
 #[utoipa::path(get, path = "/api/v1/im/departments/{id}/conversation", tag = "messaging", security(("bearer" = [])),
-    params(("id" = String, Path, description = "department id")),
-    responses((status = 200, body = ConversationRef), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = Uuid, description = "department id")),
+    responses((status = 200, body = ConversationRef), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn department_conversation(
     State(state): State<AppState>,
     caller: Caller,
@@ -305,6 +311,7 @@ pub async fn department_conversation(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words, or Chinese (any length; single characters too).
     pub q: String,
@@ -317,7 +324,7 @@ pub struct SearchQuery {
 /// Messages of the caller's conversations matching `q`, newest first.
 #[utoipa::path(get, path = "/api/v1/im/search", tag = "messaging", security(("bearer" = [])),
     params(SearchQuery),
-    responses((status = 200, body = Vec<MessageView>), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<MessageView>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 422, response = Invalid)))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
