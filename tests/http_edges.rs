@@ -250,3 +250,62 @@ async fn demo_company_is_seeded_and_employees_can_log_in() {
         .await;
     assert_eq!(again.body["total"].as_u64().unwrap(), total);
 }
+
+/// The contract check every test relies on (tests/common/openapi.rs) refuses what the document
+/// does not describe: an undocumented status, a field the schema does not name, a wrong type,
+/// a body on a no-content answer. And the document describes what the server really sends for
+/// the shapes that were once wrong: admin roles, rules with their id.
+#[tokio::test]
+async fn responses_are_checked_against_the_served_document() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, true).await;
+    let document = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    let contract = common::openapi::Contract::for_document(document.body.to_string().as_bytes());
+    let json = {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        headers
+    };
+    let role = json!({"id": "01a227f2-e4d3-7446-a55e-e4bc3b8f9397", "name": "r",
+                      "description": "", "is_admin": false});
+    let check = |method: Method, path: &str, status: u16, body: serde_json::Value| {
+        contract.check(
+            &method,
+            path,
+            StatusCode::from_u16(status).unwrap(),
+            &json,
+            body.to_string().as_bytes(),
+        )
+    };
+    assert!(check(Method::GET, "/api/v1/admin/roles", 200, json!([role])).is_ok());
+    let mut extra = role.clone();
+    extra["surprise"] = json!(1);
+    assert!(check(Method::GET, "/api/v1/admin/roles", 200, json!([extra])).is_err());
+    assert!(check(Method::GET, "/api/v1/admin/roles", 200, json!(["member"])).is_err());
+    assert!(check(Method::GET, "/api/v1/admin/roles", 418, json!([])).is_err());
+    assert!(
+        check(
+            Method::GET,
+            "/api/v1/admin/roles/x",
+            404,
+            json!({"error": {"code": "nope", "message": ""}})
+        )
+        .is_err(),
+        "error codes are an enum"
+    );
+    assert!(check(Method::POST, "/api/v1/auth/logout", 204, json!({})).is_err());
+    assert!(check(Method::GET, "/api/v1/no-such-thing", 200, json!({})).is_err());
+
+    // The real answers pass (TestApp checks every reply; these are the ones once documented
+    // wrongly: a role is {id, name, description, is_admin}, a rule carries its id).
+    let roles = app.admin(Method::GET, "/api/v1/admin/roles", None).await;
+    assert_eq!(roles.status, StatusCode::OK);
+    assert!(roles.body[0]["is_admin"].is_boolean(), "{}", roles.body);
+    let rules = app.admin(Method::GET, "/api/v1/admin/rules", None).await;
+    assert!(rules.body[0]["id"].is_string(), "{}", rules.body);
+    // Query parameters are query parameters.
+    let parameters = &document.body["paths"]["/api/v1/admin/staff"]["get"]["parameters"];
+    for parameter in parameters.as_array().unwrap() {
+        assert_eq!(parameter["in"], "query", "{parameter}");
+    }
+}

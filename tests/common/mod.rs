@@ -4,10 +4,15 @@
 #![allow(dead_code)]
 
 pub mod ldap_api;
+pub mod openapi;
 pub mod samba;
 pub mod slapd;
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
@@ -127,6 +132,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub admin_token: String,
+    /// The served OpenAPI document, compiled; every reply is checked against it.
+    contract: Mutex<Option<Arc<openapi::Contract>>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -172,6 +179,7 @@ impl TestApp {
             base,
             client,
             admin_token: String::new(),
+            contract: Mutex::new(None),
             stop: Some(stop),
             task: Some(task),
         };
@@ -214,7 +222,9 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -225,6 +235,8 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
+        self.check_contract(&method, path, status, &headers, &bytes)
+            .await;
         Reply {
             status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -243,7 +255,7 @@ impl TestApp {
     ) -> Reply {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .header("content-type", content_type)
             .body(body);
         if let Some(token) = token {
@@ -253,11 +265,56 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
+        self.check_contract(&method, path, status, &headers, &bytes)
+            .await;
         Reply {
             status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             headers,
         }
+    }
+
+    /// Fails the test when a response does not match the served OpenAPI document.
+    pub async fn check_contract(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) {
+        let contract = self.contract().await;
+        if let Err(mismatch) = contract.check(method, path, status, headers, body) {
+            panic!("response differs from /api/openapi.json: {mismatch}");
+        }
+        // Custom field definitions are part of the document: fetch it again after a change.
+        if path.starts_with("/api/v1/admin/fields") && *method != Method::GET && status.is_success()
+        {
+            *self.contract.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    async fn contract(&self) -> Arc<openapi::Contract> {
+        if let Some(contract) = self
+            .contract
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return contract;
+        }
+        let document = self
+            .client
+            .get(format!("{}/api/openapi.json", self.base))
+            .send()
+            .await
+            .expect("/api/openapi.json")
+            .bytes()
+            .await
+            .expect("the document");
+        let contract = openapi::Contract::for_document(&document);
+        *self.contract.lock().unwrap_or_else(|e| e.into_inner()) = Some(contract.clone());
+        contract
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
