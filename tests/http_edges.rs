@@ -7,9 +7,16 @@ use common::{Backend, Storage, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[tokio::test]
-async fn malformed_requests_get_clear_errors_and_the_server_lives_on() {
-    let storage = Storage::new(Backend::Sqlite).await;
+on_both_backends!(
+    malformed_requests_get_clear_errors_and_the_server_lives_on,
+    password_guessing_is_throttled,
+    operations_endpoints,
+    demo_company_is_seeded_and_employees_can_log_in,
+    responses_are_checked_against_the_served_document,
+);
+
+async fn malformed_requests_get_clear_errors_and_the_server_lives_on(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, false).await;
     let token = app.admin_token.clone();
 
@@ -135,9 +142,8 @@ async fn malformed_requests_get_clear_errors_and_the_server_lives_on() {
     assert_eq!(reply.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn password_guessing_is_throttled() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn password_guessing_is_throttled(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, false).await;
     let mut statuses = Vec::new();
     for _ in 0..11 {
@@ -169,9 +175,8 @@ async fn password_guessing_is_throttled() {
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
-async fn operations_endpoints() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn operations_endpoints(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, false).await;
     let reply = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -203,9 +208,8 @@ async fn operations_endpoints() {
     assert!(spec.body["components"]["schemas"]["Staff"].is_object());
 }
 
-#[tokio::test]
-async fn demo_company_is_seeded_and_employees_can_log_in() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn demo_company_is_seeded_and_employees_can_log_in(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let departments = app
         .admin(Method::GET, "/api/v1/admin/departments", None)
@@ -255,9 +259,8 @@ async fn demo_company_is_seeded_and_employees_can_log_in() {
 /// does not describe: an undocumented status, a field the schema does not name, a wrong type,
 /// a body on a no-content answer. And the document describes what the server really sends for
 /// the shapes that were once wrong: admin roles, rules with their id.
-#[tokio::test]
-async fn responses_are_checked_against_the_served_document() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn responses_are_checked_against_the_served_document(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let document = app.call(Method::GET, "/api/openapi.json", None, None).await;
     let contract = common::openapi::Contract::for_document(document.body.to_string().as_bytes());

@@ -5,9 +5,9 @@
 mod common;
 mod im_support;
 
+use common::{Backend, Storage};
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    path::Path,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
@@ -17,6 +17,11 @@ use futures_util::{SinkExt, StreamExt};
 use im_support::text_of;
 use serde_json::{Value, json};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
+
+on_both_backends!(
+    kill_9_loses_no_acked_message_and_resends_do_not_duplicate,
+    sigterm_drains_sessions_and_idle_sessions_close,
+);
 
 const ADMIN_PASSWORD: &str = "durable-admin-pass";
 
@@ -40,7 +45,9 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn start(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
+async fn start(storage: &Storage, port: u16, env: &[(&str, &str)]) -> Server {
+    let dir = storage.data_dir();
+    let dir = dir.as_path();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -57,6 +64,9 @@ async fn start(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
         .stderr(Stdio::from(log));
     for (key, value) in env {
         command.env(key, value);
+    }
+    if let Some(pg) = &storage.pg {
+        command.env("SWITCHBOARD_DATABASE_URL", pg.url());
     }
     let child = command.spawn().expect("switchboard starts");
     let server = Server {
@@ -234,11 +244,10 @@ async fn send_until_killed(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_loses_no_acked_message_and_resends_do_not_duplicate() {
-    let dir = tempfile::tempdir().expect("temp dir");
+async fn kill_9_loses_no_acked_message_and_resends_do_not_duplicate(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let port = free_port();
-    let server = start(dir.path(), port, &[]).await;
+    let server = start(&storage, port, &[]).await;
     let base = server.base.clone();
     let admin = login(&base, "admin", ADMIN_PASSWORD).await;
     let people = employees(&base, &admin, 3).await;
@@ -305,7 +314,7 @@ async fn kill_9_loses_no_acked_message_and_resends_do_not_duplicate() {
     );
 
     // Restart on the same data; every client resends what it has no ack for.
-    let server = start(dir.path(), port, &[]).await;
+    let server = start(&storage, port, &[]).await;
     let committed = all_messages(&server.base, &conversation, &tokens[0])
         .await
         .iter()
@@ -416,11 +425,10 @@ async fn kill_9_loses_no_acked_message_and_resends_do_not_duplicate() {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_sessions_and_idle_sessions_close() {
-    let dir = tempfile::tempdir().expect("temp dir");
+async fn sigterm_drains_sessions_and_idle_sessions_close(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let port = free_port();
-    let server = start(dir.path(), port, &[("SWITCHBOARD_IM_IDLE_SECS", "5")]).await;
+    let server = start(&storage, port, &[("SWITCHBOARD_IM_IDLE_SECS", "5")]).await;
     let admin = login(&server.base, "admin", ADMIN_PASSWORD).await;
     let people = employees(&server.base, &admin, 1).await;
     let token = login(&server.base, &people[0].1, "demo1234").await;

@@ -21,9 +21,17 @@ use serde_json::{Value, json};
 use switchboard::auth::{Claims, TokenSigner};
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_frames_get_errors_and_the_session_lives() {
-    let storage = Storage::new(Backend::Sqlite).await;
+on_both_backends!(
+    malformed_frames_get_errors_and_the_session_lives,
+    oversized_frames_close_with_1009,
+    a_client_that_stops_reading_is_closed_not_buffered,
+    rate_limits_answer_then_close,
+    tokens_are_checked_with_documented_close_codes,
+    server_api_and_signed_retried_webhooks,
+);
+
+async fn malformed_frames_get_errors_and_the_session_lives(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let person = employees(&app, "Backend", 1).await.remove(0);
     let (mut c, _) = Client::online(&app, &person, "d").await;
@@ -62,9 +70,8 @@ async fn malformed_frames_get_errors_and_the_session_lives() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_frames_close_with_1009() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn oversized_frames_close_with_1009(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let person = employees(&app, "Backend", 1).await.remove(0);
     let mut c = Client::connect(&app, &person, "d").await;
@@ -80,9 +87,8 @@ async fn oversized_frames_close_with_1009() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stops_reading_is_closed_not_buffered() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn a_client_that_stops_reading_is_closed_not_buffered(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let p = employees(&app, "Support", 4).await;
     let ids: Vec<&str> = p[1..].iter().map(|x| x.id.as_str()).collect();
@@ -142,9 +148,8 @@ async fn a_client_that_stops_reading_is_closed_not_buffered() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limits_answer_then_close() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn rate_limits_answer_then_close(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let person = employees(&app, "Backend", 1).await.remove(0);
     let mut c = Client::connect(&app, &person, "d").await;
@@ -187,9 +192,8 @@ fn forge(storage: &Storage, token: &str, exp: i64) -> String {
     TokenSigner::new(&key).sign(&claims)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_are_checked_with_documented_close_codes() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn tokens_are_checked_with_documented_close_codes(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let person = employees(&app, "Backend", 1).await.remove(0);
     let base = ws_url(&app.base);
@@ -293,9 +297,8 @@ async fn webhook_sink(received: Arc<Mutex<Received>>) -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_api_and_signed_retried_webhooks() {
-    let storage = Storage::new(Backend::Sqlite).await;
+async fn server_api_and_signed_retried_webhooks(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let p = employees(&app, "Accounting", 3).await;
     let received = Arc::new(Mutex::new(Received {

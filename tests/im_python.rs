@@ -5,9 +5,10 @@ mod common;
 
 use common::{ADMIN_PASSWORD, Backend, Storage, TestApp};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_websockets_client_follows_the_documented_protocol() {
-    let storage = Storage::new(Backend::Sqlite).await;
+on_both_backends!(python_websockets_client_follows_the_documented_protocol,);
+
+async fn python_websockets_client_follows_the_documented_protocol(backend: Backend) {
+    let storage = Storage::new(backend).await;
     let app = TestApp::start(&storage, true).await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -78,7 +78,8 @@ pub async fn snapshot(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeltaParams {
-    /// A version this server gave the caller (a non-negative integer).
+    /// A version this server gave the caller.
+    #[param(value_type = i64, minimum = 0)]
     pub since: String,
 }
 
@@ -86,7 +87,7 @@ pub struct DeltaParams {
 /// state). `reset: true` means `since` is older than the retained history: fetch a snapshot.
 #[utoipa::path(get, path = "/api/v1/contacts/delta", tag = "contacts", security(("bearer" = [])),
     params(DeltaParams),
-    responses((status = 200, body = Delta), (status = 400, description = "since is not a number, or newer than the newest version", body = ErrorBody), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
+    responses((status = 200, body = Delta), (status = 400, description = "since is not a non-negative integer", body = ErrorBody), (status = 409, description = "since is newer than the newest version (a copy from another server, or from before a restore): fetch a snapshot", body = ErrorBody), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn delta(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,8 +130,10 @@ pub async fn version(State(state): State<AppState>, _caller: Caller) -> Json<Ver
 pub struct SearchParams {
     /// Name, pinyin (`zhangwei`), initials (`zw`), login, or — when the caller may see them —
     /// email or phone digits.
+    #[param(max_length = 100)]
     pub q: String,
-    /// 1-200, default 50.
+    /// Default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
 }
 
@@ -147,7 +150,7 @@ pub async fn search(
     if params.q.chars().count() > 100 {
         return Err(ApiError::BadRequest("q: at most 100 characters".into()));
     }
-    let limit = params.limit.unwrap_or(50).clamp(1, 200);
+    let limit = crate::api::in_range("limit", params.limit, 50, 1, 200)?;
     Ok(Json(state.contacts.search(staff, &params.q, limit)?))
 }
 

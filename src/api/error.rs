@@ -249,7 +249,7 @@ impl From<AccessError> for ApiError {
 impl From<ViewError> for ApiError {
     fn from(err: ViewError) -> Self {
         match err {
-            ViewError::FromTheFuture { .. } => Self::BadRequest(format!("since: {err}")),
+            ViewError::FromTheFuture { .. } => Self::Conflict(format!("since: {err}")),
             ViewError::NoView => Self::Forbidden(err.to_string()),
         }
     }

@@ -14,9 +14,46 @@ use crate::{
 };
 
 /// A JSON body whose rejections are `ApiError`s.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+///
+/// A number with a zero fraction (`3.0`) counts as the integer it equals, as in JSON Schema
+/// (and so in the OpenAPI document): a client whose JSON library writes every number as a
+/// float is not refused for it.
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(mut value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        integral_floats_as_integers(&mut value);
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
+    }
+}
+
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+                && float.abs() < 9.0e15
+            {
+                // Exact: |float| < 2^53, so the cast loses nothing.
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
 
 /// Path parameters whose rejections are `ApiError`s.
 #[derive(FromRequestParts)]
@@ -27,6 +64,21 @@ pub struct ApiPath<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+/// A numeric query parameter within its documented range (the default when absent): out of
+/// range is a `400`, not a silent clamp.
+pub fn in_range<T>(name: &str, value: Option<T>, default: T, min: T, max: T) -> Result<T, ApiError>
+where
+    T: PartialOrd + Copy + std::fmt::Display,
+{
+    let value = value.unwrap_or(default);
+    if value < min || value > max {
+        return Err(ApiError::BadRequest(format!(
+            "{name}: {value} is not within {min}..={max}"
+        )));
+    }
+    Ok(value)
+}
 
 /// Any authenticated caller.
 pub struct Caller(pub Principal);

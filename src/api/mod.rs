@@ -13,6 +13,7 @@ mod openapi;
 pub use error::{ApiError, ErrorBody};
 pub use extract::{
     AccessAdmin, Admin, AdminWith, ApiJson, ApiPath, ApiQuery, Caller, DirectoryAdmin, RemoteAddr,
+    in_range,
 };
 pub use openapi::ApiDoc;
 

@@ -208,11 +208,10 @@ pub struct MessageView {
     pub client_msg_id: Option<String>,
     pub kind: String,
     /// The body as sent (null once recalled).
-    #[schema(value_type = Object)]
-    pub body: Box<RawValue>,
-    /// `"all"` or a list of staff ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
+    pub body: Box<RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Mentions>)]
     pub mentions: Option<Value>,
     pub ts: i64,
     /// For `recall` and `edit` events: the message they change.
@@ -222,6 +221,24 @@ pub struct MessageView {
     pub edited_at: Option<i64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recalled: bool,
+}
+
+/// Whom a message mentions: everyone (`"all"`), or these people. (The document's shape of
+/// `MessageView.mentions`, which is kept as the JSON it was stored as.)
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum Mentions {
+    All(MentionAll),
+    People(Vec<StaffId>),
+}
+
+/// The mention of everyone.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MentionAll {
+    All,
 }
 
 /// Several messages of one conversation, in order (sync answers).

@@ -137,12 +137,15 @@ impl Im {
                 let after = after.max(floor);
                 (
                     after,
-                    before.map_or(last, |b| b - 1).min(after + limit).min(last),
+                    before
+                        .map_or(last, |b| b.saturating_sub(1))
+                        .min(after.saturating_add(limit))
+                        .min(last),
                 )
             }
             (None, before) => {
-                let upto = before.map_or(last, |b| b - 1).min(last);
-                ((upto - limit).max(floor), upto)
+                let upto = before.map_or(last, |b| b.saturating_sub(1)).min(last);
+                (upto.saturating_sub(limit).max(floor), upto)
             }
         };
         if upto <= from {

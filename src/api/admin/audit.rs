@@ -22,7 +22,8 @@ pub struct AuditParams {
     pub entity_id: Option<uuid::Uuid>,
     /// Only entries older than this entry id (the `id` of the last entry of the previous page).
     pub before: Option<i64>,
-    /// 1-1000, default 100.
+    /// Default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 
@@ -41,7 +42,7 @@ pub async fn list(
         .audit_log(&AuditQuery {
             entity_id: params.entity_id,
             before_id: params.before,
-            limit: params.limit.unwrap_or(100),
+            limit: crate::api::in_range("limit", params.limit, 100, 1, 1000)?,
         })
         .await?;
     Ok(Json(records))

@@ -140,6 +140,7 @@ pub async fn update(
 #[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     /// A department id, or `root` for the top level. Required when it has sub-departments.
+    #[param(value_type = Option<String>, pattern = "^(root|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub move_children_to: Option<String>,
     /// A department id. Required when it has members.
     pub move_members_to: Option<DepartmentId>,
@@ -159,9 +160,17 @@ pub async fn remove(
     let move_children_to = match params.move_children_to.as_deref() {
         None => None,
         Some("root") => Some(None),
-        Some(text) => Some(Some(DepartmentId(text.parse().map_err(|_| {
-            ApiError::BadRequest("move_children_to: expected a department id or 'root'".into())
-        })?))),
+        // The hyphenated form only, as the document says.
+        Some(text) => Some(Some(DepartmentId(
+            text.parse()
+                .ok()
+                .filter(|_| text.len() == 36)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "move_children_to: expected a department id or 'root'".into(),
+                    )
+                })?,
+        ))),
     };
     let plan = DeleteDepartment {
         move_children_to,

@@ -60,8 +60,16 @@ pub async fn test(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SyncParams {
-    /// `full` (default) or `incremental`.
-    pub kind: Option<String>,
+    /// Default `full`.
+    pub kind: Option<SyncKindParam>,
+}
+
+/// A full or an incremental sync.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncKindParam {
+    Full,
+    Incremental,
 }
 
 /// Starts a sync in the background and answers at once with its record (status `running`);
@@ -79,14 +87,9 @@ pub async fn sync(
     _admin: AccessAdmin,
     ApiQuery(params): ApiQuery<SyncParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let kind = match params.kind.as_deref() {
-        None | Some("full") => SyncKind::Full,
-        Some("incremental") => SyncKind::Incremental,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "kind: '{other}' is not full or incremental"
-            )));
-        }
+    let kind = match params.kind {
+        None | Some(SyncKindParam::Full) => SyncKind::Full,
+        Some(SyncKindParam::Incremental) => SyncKind::Incremental,
     };
     let run = connector(&state)?.start_sync("manual", kind, false).await?;
     Ok(accepted(run))
@@ -96,7 +99,8 @@ pub async fn sync(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunParams {
-    /// 1-500, default 50.
+    /// Default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -109,7 +113,9 @@ pub async fn runs(
     ApiQuery(params): ApiQuery<RunParams>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
     Ok(Json(
-        connector(&state)?.runs(params.limit.unwrap_or(50)).await?,
+        connector(&state)?
+            .runs(crate::api::in_range("limit", params.limit, 50, 1, 500)?)
+            .await?,
     ))
 }
 

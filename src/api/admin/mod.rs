@@ -30,15 +30,17 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
-    /// At most this many items (1-1000, default 50).
+    /// At most this many items (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Skip this many items.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub offset: Option<u32>,
 }
 
 impl Paging {
-    pub fn limit(&self) -> usize {
-        self.limit.unwrap_or(50).clamp(1, 1000) as usize
+    pub fn limit(&self) -> Result<usize, crate::api::ApiError> {
+        crate::api::in_range("limit", self.limit, 50, 1, 1000).map(|l| l as usize)
     }
     pub fn offset(&self) -> usize {
         self.offset.unwrap_or(0) as usize

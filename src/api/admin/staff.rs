@@ -115,7 +115,7 @@ pub async fn list(
     let items = hits
         .into_iter()
         .skip(paging.offset())
-        .take(paging.limit())
+        .take(paging.limit()?)
         .cloned()
         .collect();
     Ok(Json(StaffPage {

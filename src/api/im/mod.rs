@@ -121,9 +121,12 @@ pub async fn conversation(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub after: Option<Seq>,
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub before: Option<Seq>,
-    /// 1-500, default 50.
+    /// Default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -138,7 +141,10 @@ pub async fn history(
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
     let staff = person(&caller)?;
-    let limit = query.limit.unwrap_or(50);
+    let limit = super::in_range("limit", query.limit, 50, 1, 500)?;
+    for (name, seq) in [("after", query.after), ("before", query.before)] {
+        super::in_range(name, seq, 0, 0, Seq::MAX)?;
+    }
     Ok(Json(
         state
             .im
@@ -317,7 +323,8 @@ pub struct SearchQuery {
     pub q: String,
     /// Only this conversation.
     pub conversation: Option<ConversationId>,
-    /// 1-100, default 20.
+    /// Default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 
@@ -334,7 +341,12 @@ pub async fn search(
     Ok(Json(
         state
             .im
-            .search(me, &query.q, query.conversation, query.limit.unwrap_or(20))
+            .search(
+                me,
+                &query.q,
+                query.conversation,
+                super::in_range("limit", query.limit, 20, 1, 100)?,
+            )
             .await?,
     ))
 }
