@@ -270,7 +270,7 @@ async fn responses_are_checked_against_the_served_document(backend: Backend) {
         headers
     };
     let role = json!({"id": "01a227f2-e4d3-7446-a55e-e4bc3b8f9397", "name": "r",
-                      "description": "", "is_admin": false});
+                      "description": "", "is_admin": false, "admin_powers": []});
     let check = |method: Method, path: &str, status: u16, body: serde_json::Value| {
         contract.check(
             &method,
