@@ -3,7 +3,7 @@
 //! administrator reads the admin API; writes need the power; `is_admin` roles keep both.
 //! On SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Storage, TestApp};
 use reqwest::{Method, StatusCode};

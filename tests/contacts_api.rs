@@ -2,7 +2,7 @@
 //! fields never leave the server, and HR edits, rule edits and role reassignments reach
 //! clients as deltas — never as resets, also across a restart.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -10,7 +10,7 @@
 //!  3. versions never go backwards;
 //!  4. a restart changes no view: the snapshot at a version is the same before and after.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

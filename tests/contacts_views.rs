@@ -4,7 +4,7 @@
 //! preview, nor across a restart); a person whose primary department is hidden arrives without
 //! a primary membership; `delta?since=0` answers `reset`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! The directory's admin API, driven over HTTP against SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Storage, TestApp};
 use reqwest::{Method, StatusCode};

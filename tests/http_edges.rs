@@ -1,7 +1,7 @@
 //! Bad input at the HTTP edge: every error has the JSON error shape, and nothing stops the
 //! server. Also the operational endpoints and the OpenAPI document.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Storage, TestApp};
 use reqwest::{Method, StatusCode};

@@ -3,7 +3,7 @@
 //! the follower, whose inbox holds at most one entry per department, still brings every chat
 //! in line — created, renamed, members added and removed, dissolved.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,8 +2,8 @@
 //! acknowledged message and duplicates nothing when clients resend what was not acknowledged;
 //! SIGTERM drains sessions with 1001; idle sessions are closed with 4000.
 
-mod common;
-mod im_support;
+use crate::common;
+use crate::im_support;
 
 use common::{Backend, Storage};
 use std::{

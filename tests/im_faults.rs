@@ -4,8 +4,8 @@
 //! bad, expired (4001) or of a non-person (4003); the server API with API keys, and signed,
 //! batched, retried webhooks.
 
-mod common;
-mod im_support;
+use crate::common;
+use crate::im_support;
 
 use std::{
     sync::{Arc, Mutex},

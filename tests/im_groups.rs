@@ -2,8 +2,8 @@
 //! unauthorised sends, files with access checks, and search (Chinese too). On SQLite and
 //! PostgreSQL.
 
-mod common;
-mod im_support;
+use crate::common;
+use crate::im_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A WebSocket client that no one here wrote — Python's `websockets` package — drives the
 //! protocol as docs/protocol.md describes it (tests/python/im_protocol_client.py).
 
-mod common;
+use crate::common;
 
 use common::{ADMIN_PASSWORD, Backend, Storage, TestApp};
 

@@ -3,8 +3,8 @@
 //! expiry"): once the revoking call has answered, the next frame the client sends is never
 //! acknowledged — the server closes with 4003 instead. On SQLite and PostgreSQL.
 
-mod common;
-mod im_support;
+use crate::common;
+use crate::im_support;
 
 use std::future::Future;
 

@@ -2,8 +2,8 @@
 //! (also across a restart), offline then reconnect, three devices of one user, recall and
 //! edit, unread counts, mentions and read receipts. On SQLite and PostgreSQL.
 
-mod common;
-mod im_support;
+use crate::common;
+use crate::im_support;
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -1,7 +1,7 @@
 //! The LDAP connector against a real slapd (ldap-init/): full and incremental sync, moves and
 //! renames, deletions and their safety net, faults mid-sync, login, TLS and write-back.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! department names from `ou`. An OU with an escaped comma, an OU renamed (AD leaves its
 //! children's uSNChanged alone), `group_roles` for a role created later, login, write-back.
 
-mod common;
+use crate::common;
 
 use common::{
     Backend, Storage, TestApp,

@@ -3,7 +3,7 @@
 //! slapd), the global options work before and after the subcommand, and bad LDAP settings
 //! stop start-up with the key named.
 
-mod common;
+use crate::common;
 
 use std::{
     net::TcpListener,

@@ -2,7 +2,7 @@
 //! that refuses StartTLS, write-back kept in step with the directory write (LDAP refuses, the
 //! directory refuses, storing fails after LDAP accepted), escaped characters in OU names.
 
-mod common;
+use crate::common;
 
 use common::{
     Backend, Storage, TestApp,

@@ -3,7 +3,7 @@
 //! node's run alone, incremental runs refuse an empty base, and `group_roles` reach their
 //! group in every run.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -12,9 +12,9 @@
 //! constraints the server enforces (name and login patterns, rule objects, custom fields of
 //! this instance, ...), so schemathesis reports schema-valid bodies refused with 422 and
 //! `[null, null]` accepted as a patch. Run it with
-//! `cargo test --test openapi_schemathesis -- --ignored --nocapture`.
+//! `cargo test --test suite openapi_schemathesis:: -- --ignored --nocapture`.
 
-mod common;
+use crate::common;
 
 use std::{path::Path, time::Instant};
 

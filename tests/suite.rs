@@ -1,0 +1,26 @@
+//! The integration suite as one test binary: every file beside this one is a module, so the
+//! crate and its dependencies are linked once (one binary instead of one per file keeps the
+//! build small and fast). Run one file's tests with `cargo test --test suite <file>::`.
+
+mod common;
+mod im_support;
+
+mod admin_powers;
+mod contacts_api;
+mod contacts_props;
+mod contacts_views;
+mod directory_api;
+mod http_edges;
+mod im_departments;
+mod im_durability;
+mod im_faults;
+mod im_groups;
+mod im_python;
+mod im_revocation;
+mod im_ws;
+mod ldap;
+mod ldap_ad;
+mod ldap_cli;
+mod ldap_edges;
+mod ldap_jobs;
+mod openapi_schemathesis;
