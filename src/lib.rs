@@ -12,6 +12,7 @@ pub mod demo;
 pub mod directory;
 pub mod im;
 pub mod ldap;
+pub mod locks;
 pub mod observability;
 pub mod state;
 pub mod store;

@@ -2,6 +2,7 @@
 //! crate and its dependencies are linked once (one binary instead of one per file keeps the
 //! build small and fast). Run one file's tests with `cargo test --test suite <file>::`.
 
+#[macro_use]
 mod common;
 mod im_support;
 

@@ -1,6 +1,7 @@
 //! The access service: journaled policy edits, the casbin enforcer kept in step with them,
 //! and the snapshot every reader uses.
 
+use crate::locks::RwLockExt;
 use std::{
     collections::{BTreeSet, HashSet},
     sync::{Arc, RwLock},
@@ -59,16 +60,6 @@ pub struct Access {
     enforcer: tokio::sync::Mutex<Enforcer>,
     snapshot: RwLock<Arc<PolicySnapshot>>,
     listeners: RwLock<Vec<Arc<dyn PolicyListener>>>,
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether a viewer with `profile` and own departments `own` sees anything at all.
@@ -152,12 +143,12 @@ impl Access {
     }
 
     pub fn subscribe(&self, listener: Arc<dyn PolicyListener>) {
-        write(&self.listeners).push(listener);
+        self.listeners.write_or_recover().push(listener);
     }
 
     /// The policy in force.
     pub fn snapshot(&self) -> Arc<PolicySnapshot> {
-        read(&self.snapshot).clone()
+        self.snapshot.read_or_recover().clone()
     }
 
     /// Asks casbin one question (used by the test oracle and diagnostics, never per entry on
@@ -226,9 +217,9 @@ impl Access {
         let new = Arc::new(new);
         let committed = txn
             .commit(|version| {
-                *write(&self.snapshot) = new.clone();
+                *self.snapshot.write_or_recover() = new.clone();
                 let replica = self.directory.read();
-                for listener in read(&self.listeners).iter() {
+                for listener in self.listeners.read_or_recover().iter() {
                     listener.policy_changed(version, &old, &new, &replica);
                 }
                 version

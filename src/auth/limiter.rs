@@ -1,6 +1,7 @@
 //! Throttles password guessing: after too many failures for one login within a window, further
 //! attempts for that login are refused until the window has passed.
 
+use crate::locks::MutexExt;
 use std::{
     collections::HashMap,
     sync::Mutex,
@@ -23,9 +24,7 @@ impl FailedLogins {
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.failures.lock_or_recover()
     }
 
     /// How long `login` must still wait, if it is blocked.

@@ -14,6 +14,7 @@ pub use powers::{AdminPower, Powers};
 pub use revocation::{DirectoryWatch, RevocationCause, RevocationListener};
 pub use token::{Claims, TokenRejection, TokenSigner};
 
+use crate::locks::RwLockExt;
 use std::{
     collections::HashMap,
     path::Path,
@@ -143,16 +144,6 @@ pub struct Auth {
     revocation_listeners: RwLock<Vec<Arc<dyn RevocationListener>>>,
 }
 
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Reads the token key from `secret`, or from `<data_dir>/token.key`, creating it (mode 0600)
 /// with 32 random bytes on first start.
 pub fn load_token_key(secret: Option<&Secret>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
@@ -226,12 +217,12 @@ impl Auth {
 
     /// Lets staff hold admin rights through roles.
     pub fn set_admin_lookup(&self, lookup: Arc<dyn AdminLookup>) {
-        *write(&self.admin_lookup) = Some(lookup);
+        *self.admin_lookup.write_or_recover() = Some(lookup);
     }
 
     /// Lets people who came from LDAP log in with their LDAP password.
     pub fn set_external_login(&self, external: Arc<dyn ExternalLogin>) {
-        *write(&self.external) = Some(external);
+        *self.external.write_or_recover() = Some(external);
     }
 
     /// A service account's powers (all, for `admin`) plus those of the person's roles.
@@ -242,7 +233,8 @@ impl Auth {
             Powers::NONE
         };
         let through_roles = account.staff_id.map_or(Powers::NONE, |s| {
-            read(&self.admin_lookup)
+            self.admin_lookup
+                .read_or_recover()
                 .as_ref()
                 .map_or(Powers::NONE, |l| l.powers(s))
         });
@@ -255,7 +247,7 @@ impl Auth {
         &self,
         password: Option<&Secret>,
     ) -> Result<Option<String>, AuthError> {
-        if read(&self.cache).by_login.contains_key("admin") {
+        if self.cache.read_or_recover().by_login.contains_key("admin") {
             return Ok(None);
         }
         let (password, generated) = match password {
@@ -299,7 +291,7 @@ impl Auth {
         }
         let revoked = txn
             .commit(|_| {
-                let mut cache = write(&self.cache);
+                let mut cache = self.cache.write_or_recover();
                 let mut revoked = Vec::new();
                 for account in accounts {
                     let bumped = cache
@@ -322,7 +314,7 @@ impl Auth {
     /// Finds the account a login names: a service account first, then a staff member's.
     pub fn find_account(&self, login: &str) -> Option<Account> {
         let login = login.trim().to_lowercase();
-        let cache = read(&self.cache);
+        let cache = self.cache.read_or_recover();
         if let Some(id) = cache.by_login.get(&login) {
             return cache.by_id.get(id).cloned();
         }
@@ -349,7 +341,7 @@ impl Auth {
             .staff_by_login(&key)
             .filter(|s| s.source == crate::directory::RecordSource::Ldap)
             .map(|s| s.id);
-        let external = read(&self.external).clone();
+        let external = self.external.read_or_recover().clone();
         if let (Some(staff_id), Some(external)) = (from_ldap, external)
             && account.as_ref().is_none_or(|a| a.login.is_none())
         {
@@ -416,7 +408,9 @@ impl Auth {
                 TokenRejection::Expired => AuthError::Expired,
                 TokenRejection::Malformed | TokenRejection::BadSignature => AuthError::InvalidToken,
             })?;
-        let account = read(&self.cache)
+        let account = self
+            .cache
+            .read_or_recover()
             .by_id
             .get(&claims.sub)
             .cloned()
@@ -448,7 +442,9 @@ impl Auth {
 
     /// Revokes every token of an account.
     pub async fn revoke_all(&self, actor: &Actor, account_id: Uuid) -> Result<(), AuthError> {
-        let mut account = read(&self.cache)
+        let mut account = self
+            .cache
+            .read_or_recover()
             .by_id
             .get(&account_id)
             .cloned()
@@ -475,7 +471,7 @@ impl Auth {
         }
         let hash = password::hash(password_text).await?;
         let existing = {
-            let cache = read(&self.cache);
+            let cache = self.cache.read_or_recover();
             cache
                 .by_staff
                 .get(&staff_id)
@@ -544,7 +540,7 @@ impl Auth {
 
     /// The account of a staff member, if they have one.
     pub fn staff_account(&self, staff_id: StaffId) -> Option<Account> {
-        let cache = read(&self.cache);
+        let cache = self.cache.read_or_recover();
         cache
             .by_staff
             .get(&staff_id)
@@ -571,7 +567,7 @@ impl Auth {
             after: None,
         });
         txn.commit(|_| {
-            let mut cache = write(&self.cache);
+            let mut cache = self.cache.write_or_recover();
             cache.by_id.remove(&account.id);
             cache.by_staff.remove(&staff_id);
         })

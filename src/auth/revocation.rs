@@ -3,6 +3,7 @@
 //! as the WebSocket gateway are told in the same moment, so open sessions end with the commit
 //! rather than at their next periodic token check.
 
+use crate::locks::RwLockExt;
 use std::sync::{Arc, Weak};
 
 use super::Auth;
@@ -73,7 +74,7 @@ impl DirectoryListener for DirectoryWatch {
 impl Auth {
     /// Tells every listener, now, that these people's tokens are no longer valid.
     pub(super) fn announce_revoked(&self, staff: impl IntoIterator<Item = StaffId>) {
-        let listeners = super::read(&self.revocation_listeners).clone();
+        let listeners = self.revocation_listeners.read_or_recover().clone();
         for staff in staff {
             for listener in &listeners {
                 listener.revoked(staff);
@@ -83,7 +84,7 @@ impl Auth {
 
     /// Registers a listener for revocations (the messaging gateway ends open sessions).
     pub fn on_revoked(&self, listener: Arc<dyn RevocationListener>) {
-        super::write(&self.revocation_listeners).push(listener);
+        self.revocation_listeners.write_or_recover().push(listener);
     }
 
     /// Ends these people's sessions at once and revokes their tokens in a write of its own.

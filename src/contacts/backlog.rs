@@ -5,6 +5,7 @@
 //! cannot keep up slows the commits down instead of holding their rows in memory without
 //! bound. Nothing is dropped or reordered.
 
+use crate::locks::MutexExt;
 use std::{
     future::Future,
     pin::Pin,
@@ -57,9 +58,7 @@ impl Backlog {
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.queue.lock_or_recover()
     }
 
     /// Queues one commit's rows (after `close`, they are dropped: the service is stopping).

@@ -2,6 +2,7 @@
 //! (as a listener, under the writer lock), answers snapshots, deltas, search and lookups from
 //! memory, and persists the derived history in the background (through a bounded backlog).
 
+use crate::locks::{MutexExt, RwLockExt};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock},
@@ -51,22 +52,6 @@ pub struct Contacts {
     last_apply_nanos: std::sync::atomic::AtomicU64,
     /// Tells subscribers (the WebSocket gateway) the new version after each commit.
     changed: tokio::sync::broadcast::Sender<Version>,
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Contacts {
@@ -129,7 +114,7 @@ impl Contacts {
     /// Waits until everything queued is persisted (on shutdown).
     pub async fn flush(&self) {
         self.backlog.close();
-        let task = lock(&self.writer_task).take();
+        let task = self.writer_task.lock_or_recover().take();
         if let Some(task) = task {
             let _ = task.await;
         }
@@ -141,11 +126,11 @@ impl Contacts {
 
     /// The newest version the views reflect.
     pub fn version(&self) -> Version {
-        read(&self.state).version
+        self.state.read_or_recover().version
     }
 
     pub fn stats(&self) -> ViewStats {
-        let state = read(&self.state);
+        let state = self.state.read_or_recover();
         ViewStats {
             classes: state.classes.len(),
             live_classes: state.classes.values().filter(|c| c.live).count(),
@@ -162,7 +147,7 @@ impl Contacts {
         f: impl FnOnce(&ContactsState, &ClassView, &Replica) -> T,
     ) -> Result<T, ViewError> {
         let replica = self.directory.read();
-        let state = read(&self.state);
+        let state = self.state.read_or_recover();
         let class = state.class_of(staff).ok_or(ViewError::NoView)?;
         Ok(f(&state, class, &replica))
     }
@@ -174,13 +159,13 @@ impl Contacts {
         staff: StaffId,
     ) -> Result<(ClassKey, Version, Arc<Vec<u8>>), ViewError> {
         self.with_view(staff, |state, class, replica| {
-            if let Some((version, bytes)) = lock(&self.snapshots).get(&class.key)
+            if let Some((version, bytes)) = self.snapshots.lock_or_recover().get(&class.key)
                 && *version == state.version
             {
                 return (class.key.clone(), *version, bytes.clone());
             }
             let bytes = Arc::new(snapshot_bytes(state.version, class, replica, &state.slots));
-            let mut cache = lock(&self.snapshots);
+            let mut cache = self.snapshots.lock_or_recover();
             // Bounded by bytes: a whole-company list is tens of megabytes.
             let held: usize = cache.values().map(|(_, b)| b.len()).sum();
             if held + bytes.len() > SNAPSHOT_CACHE_BYTES {
@@ -208,7 +193,7 @@ impl Contacts {
     /// What changed for a person since `since`.
     pub fn delta(&self, staff: StaffId, since: Version) -> Result<Delta, ViewError> {
         let replica = self.directory.read();
-        let state = read(&self.state);
+        let state = self.state.read_or_recover();
         Ok(match state.delta(staff, since, &replica)? {
             DeltaOutcome::Reset { version } => Delta {
                 version: version.0,
@@ -336,7 +321,7 @@ impl Contacts {
         // Everything committed at or before `last_old` is older than the retention.
         let cutoff = Version(last_old.0 + 1);
         let replica = self.directory.read();
-        let mut state = write(&self.state);
+        let mut state = self.state.write_or_recover();
         state.prune(cutoff, |key| match key.kind {
             EntryKind::Department => replica
                 .department(crate::directory::DepartmentId(key.id))
@@ -445,7 +430,7 @@ impl Contacts {
 
     fn timed(&self, apply: impl FnOnce(&mut ContactsState)) {
         let started = std::time::Instant::now();
-        let mut state = write(&self.state);
+        let mut state = self.state.write_or_recover();
         apply(&mut state);
         self.send(&mut state);
         let _ = self.changed.send(state.version);

@@ -5,6 +5,7 @@
 //! the in-memory replica forward and tells the listeners, still under the lock, so everyone
 //! sees commits in version order.
 
+use crate::locks::RwLockExt;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use sea_orm::DatabaseConnection;
@@ -32,11 +33,6 @@ pub struct Directory {
     listeners: RwLock<Vec<Arc<dyn DirectoryListener>>>,
 }
 
-fn poisoned<T>(lock: std::sync::LockResult<T>) -> T {
-    // A panic while holding the lock leaves plain data behind; keep serving it.
-    lock.unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Directory {
     /// Loads the whole directory into memory.
     pub async fn load(journal: Arc<Journal>) -> Result<Self, DirectoryError> {
@@ -54,12 +50,12 @@ impl Directory {
 
     /// Registers a listener for all later commits.
     pub fn subscribe(&self, listener: Arc<dyn DirectoryListener>) {
-        poisoned(self.listeners.write()).push(listener);
+        self.listeners.write_or_recover().push(listener);
     }
 
     /// Read access to the replica. Do not hold it across an `.await`.
     pub fn read(&self) -> RwLockReadGuard<'_, Replica> {
-        poisoned(self.replica.read())
+        self.replica.read_or_recover()
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -72,7 +68,7 @@ impl Directory {
 
     /// The custom field definitions in force.
     pub fn field_definitions(&self) -> Vec<FieldDefinition> {
-        let mut defs: Vec<_> = poisoned(self.fields.read()).all().cloned().collect();
+        let mut defs: Vec<_> = self.fields.read_or_recover().all().cloned().collect();
         defs.sort_by(|a, b| (a.entity.as_str(), &a.key).cmp(&(b.entity.as_str(), &b.key)));
         defs
     }
@@ -87,7 +83,7 @@ impl Directory {
         let mut txn = self.journal.begin(actor).await?;
         let (value, staged) = {
             let replica = self.read();
-            let fields = poisoned(self.fields.read());
+            let fields = self.fields.read_or_recover();
             let mut stage = Stage::new(&replica, &fields, txn.version());
             let value = build(&mut stage)?;
             (value, stage.finish())
@@ -134,9 +130,9 @@ impl Directory {
             .commit(|version| {
                 // Listeners run under the write guard: readers see the replica and everything
                 // derived from it move forward together.
-                let mut replica = poisoned(self.replica.write());
+                let mut replica = self.replica.write_or_recover();
                 replica.apply(version, &changes);
-                for listener in poisoned(self.listeners.read()).iter() {
+                for listener in self.listeners.read_or_recover().iter() {
                     listener.committed(version, &changes, &replica);
                 }
                 version
@@ -160,7 +156,7 @@ impl Directory {
         build: impl FnOnce(&mut Stage<'_>) -> T,
     ) -> T {
         let replica = self.read();
-        let mut fields = poisoned(self.fields.read()).clone();
+        let mut fields = self.fields.read_or_recover().clone();
         for def in extra {
             fields.insert(def);
         }
@@ -176,7 +172,9 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         def.check()?;
         let mut txn = self.journal.begin(actor).await?;
-        let before = poisoned(self.fields.read())
+        let before = self
+            .fields
+            .read_or_recover()
             .get(def.entity, &def.key)
             .cloned();
         store::save_field(txn.txn(), &def).await?;
@@ -187,7 +185,7 @@ impl Directory {
             before: before.as_ref().and_then(AuditEntry::json),
             after: AuditEntry::json(&def),
         });
-        txn.commit(|_| poisoned(self.fields.write()).insert(def))
+        txn.commit(|_| self.fields.write_or_recover().insert(def))
             .await?;
         Ok(())
     }
@@ -200,7 +198,9 @@ impl Directory {
         key: &str,
     ) -> Result<(), DirectoryError> {
         let mut txn = self.journal.begin(actor).await?;
-        let before = poisoned(self.fields.read())
+        let before = self
+            .fields
+            .read_or_recover()
             .get(entity, key)
             .cloned()
             .ok_or_else(|| {
@@ -232,7 +232,7 @@ impl Directory {
             before: AuditEntry::json(&before),
             after: None,
         });
-        txn.commit(|_| poisoned(self.fields.write()).remove(entity, key))
+        txn.commit(|_| self.fields.write_or_recover().remove(entity, key))
             .await?;
         Ok(())
     }

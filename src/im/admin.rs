@@ -1,6 +1,7 @@
 //! What administrators manage: run-time settings, webhook endpoints and the API keys of the
 //! server API (stored as SHA-256 hashes; the key itself is shown once).
 
+use crate::locks::RwLockExt;
 use rand::RngExt;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
 use serde::Serialize;
@@ -50,17 +51,12 @@ impl Im {
     }
 
     fn settings_mut(&self) -> std::sync::RwLockWriteGuard<'_, Settings> {
-        self.settings
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.settings.write_or_recover()
     }
 
     /// The settings in force.
     pub fn settings(&self) -> Settings {
-        self.settings
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.settings.read_or_recover().clone()
     }
 
     /// Replaces the settings.

@@ -5,6 +5,7 @@
 //! add and remove members, dissolve), each change leaving a notice. At start, every department
 //! is compared, so changes made while the service was down are caught up too.
 
+use crate::locks::MutexExt;
 use std::{
     collections::{BTreeSet, HashSet},
     sync::{Arc, Mutex},
@@ -63,9 +64,7 @@ struct Pending {
 
 impl Inbox {
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pending.lock_or_recover()
     }
 
     fn touch(&self, departments: impl IntoIterator<Item = DepartmentId>) {

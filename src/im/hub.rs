@@ -1,8 +1,11 @@
 //! Routing frames to the sessions of people. The send path only calls [`Hub`]; the local hub
-//! delivers to this node's sessions. A NATS hub would implement the same trait by publishing
-//! to a subject per person and feeding what it receives into its node's [`Sessions`], so the
-//! writer, the dispatcher and the gateway stay as they are.
+//! delivers to this node's sessions. Routing is the only part of messaging behind an
+//! interface: the writer numbers messages in memory (`ImState::next_gid` and each
+//! conversation's `last_seq`), so one node owns a database's messages. Several nodes need a
+//! shared numbering (database sequences or a leader per conversation) as well as a NATS hub
+//! publishing to a subject per person; until then the docs say one node per database.
 
+use crate::locks::RwLockExt;
 use std::{
     collections::HashMap,
     hash::{Hash, Hasher},
@@ -160,16 +163,6 @@ impl Default for Sessions {
     }
 }
 
-fn lock_read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn lock_write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Sessions {
     fn shard(&self, staff: StaffId) -> &RwLock<HashMap<StaffId, Vec<Arc<SessionLink>>>> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -180,7 +173,7 @@ impl Sessions {
     /// Registers a session. Returns whether the person just came online, and the older
     /// session of the same device it replaces (to be closed).
     pub fn attach(&self, link: Arc<SessionLink>) -> (bool, Option<Arc<SessionLink>>) {
-        let mut shard = lock_write(self.shard(link.staff));
+        let mut shard = self.shard(link.staff).write_or_recover();
         let list = shard.entry(link.staff).or_default();
         let first = list.is_empty();
         let replaced = list
@@ -196,7 +189,7 @@ impl Sessions {
 
     /// Unregisters a session. Returns whether that was the person's last one.
     pub fn detach(&self, link: &SessionLink) -> bool {
-        let mut shard = lock_write(self.shard(link.staff));
+        let mut shard = self.shard(link.staff).write_or_recover();
         let Some(list) = shard.get_mut(&link.staff) else {
             return false;
         };
@@ -214,20 +207,26 @@ impl Sessions {
 
     /// Calls `f` for every session of `staff` here.
     pub fn each(&self, staff: StaffId, mut f: impl FnMut(&Arc<SessionLink>)) {
-        if let Some(list) = lock_read(self.shard(staff)).get(&staff) {
+        if let Some(list) = self.shard(staff).read_or_recover().get(&staff) {
             list.iter().for_each(&mut f);
         }
     }
 
     pub fn online(&self, staff: StaffId) -> bool {
-        lock_read(self.shard(staff)).contains_key(&staff)
+        self.shard(staff).read_or_recover().contains_key(&staff)
     }
 
     /// Every session here (for broadcasts and shutdown).
     pub fn all(&self) -> Vec<Arc<SessionLink>> {
         self.shards
             .iter()
-            .flat_map(|s| lock_read(s).values().flatten().cloned().collect::<Vec<_>>())
+            .flat_map(|s| {
+                s.read_or_recover()
+                    .values()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 

@@ -3,6 +3,7 @@
 //! background tasks (writer, dispatcher, department follower, read-position flusher, contact
 //! change cues).
 
+use crate::locks::{MutexExt, RwLockExt};
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -39,7 +40,7 @@ use super::{
     state::{ImState, pair_key, system_key},
     timings::SendTimings,
     webhooks::Webhooks,
-    writer::{self, Writer, read},
+    writer::Writer,
 };
 use crate::{
     auth::Auth,
@@ -72,12 +73,6 @@ pub struct Im {
     /// The inbox of the loop that keeps department chats in step with the directory.
     department_follower: Arc<Inbox>,
     timings: Arc<SendTimings>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Im {
@@ -178,17 +173,17 @@ impl Im {
                 }
             })
         };
-        lock(&self.loops).extend([flusher, cues]);
+        self.loops.lock_or_recover().extend([flusher, cues]);
     }
 
     /// Keeps a background loop, to be stopped at shutdown.
     pub(crate) fn keep(&self, task: JoinHandle<()>) {
-        lock(&self.loops).push(task);
+        self.loops.lock_or_recover().push(task);
     }
 
     /// Queues an operation for the writer (waits while its queue is full).
     pub(crate) async fn submit(&self, op: Op) {
-        let tx = read_lock(&self.writer).clone();
+        let tx = self.writer.read_or_recover().clone();
         let op = match tx {
             Some(tx) => match tx.send(op).await {
                 Ok(()) => return,
@@ -313,7 +308,7 @@ impl Im {
             }
         };
         let peer_check = {
-            let state = read(&self.state);
+            let state = self.state.read_or_recover();
             let conv = state
                 .get(conversation)
                 .ok_or_else(|| ImError::NotFound("conversation".into()))?;
@@ -348,7 +343,7 @@ impl Im {
             ));
         }
         let mentions = {
-            let state = read(&self.state);
+            let state = self.state.read_or_recover();
             let members = state.get(conversation).map(|c| &c.members);
             let mut staff: Vec<StaffId> = frame
                 .mentions
@@ -397,7 +392,7 @@ impl Im {
         }
         let op: Box<dyn Structural> = match sender {
             Sender::System => {
-                if let Some(id) = read(&self.state).by_pair(&system_key(to)) {
+                if let Some(id) = self.state.read_or_recover().by_pair(&system_key(to)) {
                     return Ok(id);
                 }
                 Box::new(CreateSystem { staff: to })
@@ -406,7 +401,7 @@ impl Im {
                 if me == to {
                     return Err(ImError::invalid("to", "you cannot message yourself"));
                 }
-                if let Some(id) = read(&self.state).by_pair(&pair_key(me, to)) {
+                if let Some(id) = self.state.read_or_recover().by_pair(&pair_key(me, to)) {
                     return Ok(id);
                 }
                 if !self.contacts.sees(me, to) {
@@ -439,13 +434,13 @@ impl Im {
     pub async fn shutdown(&self) {
         self.begin_drain();
         self.flush().await;
-        let tx = write_lock(&self.writer).take();
+        let tx = self.writer.write_or_recover().take();
         drop(tx);
-        let loops = std::mem::take(&mut *lock(&self.loops));
+        let loops = std::mem::take(&mut *self.loops.lock_or_recover());
         for task in loops {
             task.abort();
         }
-        let core = std::mem::take(&mut *lock(&self.core));
+        let core = std::mem::take(&mut *self.core.lock_or_recover());
         for task in core {
             if tokio::time::timeout(Duration::from_secs(10), task)
                 .await
@@ -459,7 +454,7 @@ impl Im {
 
     /// Reads the in-memory state (for queries in this module).
     pub(crate) fn state(&self) -> std::sync::RwLockReadGuard<'_, ImState> {
-        writer::read(&self.state)
+        self.state.read_or_recover()
     }
 
     /// Connected sessions on this node.
@@ -475,14 +470,4 @@ impl Im {
     pub(crate) fn backend(&self) -> sea_orm::DbBackend {
         self.db.get_database_backend()
     }
-}
-
-fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

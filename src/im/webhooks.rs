@@ -5,6 +5,7 @@
 //! exponential backoff. Each endpoint has its own bounded queue and task, so a dead endpoint
 //! delays nobody else; when its queue is full, new events for it are dropped and counted.
 
+use crate::locks::RwLockExt;
 use std::{
     sync::{
         Arc, RwLock,
@@ -116,17 +117,11 @@ impl Webhooks {
             endpoints.push(Endpoint { hook, tx });
         }
         self.active.store(!endpoints.is_empty(), Ordering::Relaxed);
-        *self
-            .endpoints
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = endpoints;
+        *self.endpoints.write_or_recover() = endpoints;
     }
 
     fn publish(&self, event: &str, payload: Value) {
-        let endpoints = self
-            .endpoints
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let endpoints = self.endpoints.read_or_recover();
         for endpoint in endpoints.iter() {
             if endpoint.hook.events.iter().any(|e| e == event)
                 && endpoint.tx.try_send(payload.clone()).is_err()

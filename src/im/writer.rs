@@ -4,6 +4,7 @@
 //! fans out). Resends are recognised by `(sender, client_msg_id)`: first in a cache of recent
 //! acks, then in the database, so a resend after a crash finds what was committed before it.
 
+use crate::locks::RwLockExt;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, RwLock},
@@ -69,18 +70,6 @@ pub struct Writer {
     acks: AckCache,
     batch_max: usize,
     timings: Arc<SendTimings>,
-}
-
-pub(crate) fn read(state: &RwLock<ImState>) -> std::sync::RwLockReadGuard<'_, ImState> {
-    state
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn write(state: &RwLock<ImState>) -> std::sync::RwLockWriteGuard<'_, ImState> {
-    state
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What became of one send in a batch.
@@ -185,7 +174,7 @@ impl Writer {
         let mut rows: Vec<NewMessage> = Vec::with_capacity(sends.len());
         let mut outcomes = Vec::with_capacity(sends.len());
         let mut first_sends: Vec<(ConversationId, StaffId)> = Vec::new();
-        let state = read(&self.state);
+        let state = self.state.read_or_recover();
         let mut ctx = PlanCtx::new(self.db.get_database_backend(), state.next_gid);
         let mut in_batch: HashMap<&str, usize> = HashMap::new();
         for (send, key) in sends.iter().zip(keys) {
@@ -316,7 +305,7 @@ impl Writer {
 
         let mut recipients = HashMap::new();
         if committed.is_ok() && !rows.is_empty() {
-            let mut state = write(&self.state);
+            let mut state = self.state.write_or_recover();
             advance(&mut state, &rows);
             for (conversation, staff) in &first_sends {
                 if let Some(conv) = state.get_mut(*conversation)
@@ -399,7 +388,7 @@ impl Writer {
         }
         let backend = self.db.get_database_backend();
         let plan = {
-            let state = read(&self.state);
+            let state = self.state.read_or_recover();
             let mut ctx = PlanCtx::new(backend, state.next_gid);
             op.plan(&state, &mut ctx)
         };
@@ -418,7 +407,7 @@ impl Writer {
         }
         let mut items = Vec::with_capacity(plan.messages.len() + 1);
         {
-            let mut state = write(&self.state);
+            let mut state = self.state.write_or_recover();
             (plan.apply)(&mut state);
             advance(&mut state, &plan.messages);
             for row in plan.messages {
@@ -485,12 +474,12 @@ fn advance(state: &mut ImState, rows: &[NewMessage]) {
     }
 }
 
-/// Writes rows, their search terms and extra statements in one transaction.
 /// Whether a commit failed because a message with the same dedup key is already stored.
 fn is_dedup_conflict(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains("dedup"))
 }
 
+/// Writes rows, their search terms and extra statements in one transaction.
 async fn persist(
     db: &DatabaseConnection,
     rows: &[NewMessage],

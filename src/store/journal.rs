@@ -4,6 +4,7 @@
 //! transaction, and a hook that runs after the commit while the lock is still held, so
 //! in-memory state moves forward in exactly the committed order.
 
+use crate::locks::RwLockExt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sea_orm::{
@@ -244,20 +245,13 @@ impl Journal {
 
     /// Makes every later write wait for `gate` first.
     pub fn add_gate(&self, gate: std::sync::Arc<dyn WriteGate>) {
-        self.gates
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(gate);
+        self.gates.write_or_recover().push(gate);
     }
 
     /// Starts the next write: waits for the gates and the writer lock, opens a transaction and
     /// allocates the version this transaction will commit under.
     pub async fn begin(&self, actor: &Actor) -> Result<WriteTxn<'_>, StoreError> {
-        let gates = self
-            .gates
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let gates = self.gates.read_or_recover().clone();
         for gate in gates {
             gate.wait().await;
         }

@@ -2,10 +2,11 @@
 //! positions are kept in memory and written once a second; typing and presence are never
 //! stored.
 
+use crate::locks::{MutexExt, RwLockExt};
 use axum::extract::ws::Utf8Bytes;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
 
-use super::{Im, lock};
+use super::Im;
 use crate::{
     directory::StaffId,
     im::{
@@ -14,14 +15,13 @@ use crate::{
         hub::Outbound,
         model::{ConversationId, Seq},
         protocol::{self, PresenceFrame, PresenceItem, ReadFrame, TypingFrame},
-        writer::{read, write},
     },
 };
 
 impl Im {
     /// Tells someone's direct peers (and the webhooks) that they came online or went away.
     pub(super) fn presence_changed(&self, staff: StaffId, online: bool) {
-        let peers = read(&self.state).direct_peers(staff);
+        let peers = self.state.read_or_recover().direct_peers(staff);
         if !peers.is_empty() {
             let frame = protocol::to_text(&PresenceFrame {
                 frame_type: "presence".into(),
@@ -43,7 +43,7 @@ impl Im {
         seq: Seq,
     ) -> Result<(), ImError> {
         let (seq, mut notify) = {
-            let mut state = write(&self.state);
+            let mut state = self.state.write_or_recover();
             let conv = state
                 .get_mut(conversation)
                 .ok_or_else(|| ImError::NotFound("conversation".into()))?;
@@ -57,7 +57,9 @@ impl Im {
             member.read_seq = seq;
             (seq, peer.into_iter().collect::<Vec<_>>())
         };
-        lock(&self.reads).insert((conversation, staff), seq);
+        self.reads
+            .lock_or_recover()
+            .insert((conversation, staff), seq);
         notify.push(staff);
         let frame = protocol::to_text(&ReadFrame {
             frame_type: "read".into(),
@@ -72,7 +74,7 @@ impl Im {
 
     /// Writes the read positions that moved since the last flush.
     pub async fn flush_reads(&self) {
-        let dirty = std::mem::take(&mut *lock(&self.reads));
+        let dirty = std::mem::take(&mut *self.reads.lock_or_recover());
         if dirty.is_empty() {
             return;
         }
@@ -92,7 +94,7 @@ impl Im {
         .await;
         if let Err(error) = result {
             tracing::warn!(%error, "saving read positions failed; retrying");
-            let mut reads = lock(&self.reads);
+            let mut reads = self.reads.lock_or_recover();
             for (key, seq) in dirty {
                 let entry = reads.entry(key).or_insert(seq);
                 *entry = (*entry).max(seq);
@@ -103,7 +105,7 @@ impl Im {
     /// Tells the other members someone is typing (not stored; skipped in very large chats).
     pub fn typing(&self, staff: StaffId, conversation: ConversationId) -> Result<(), ImError> {
         let others: Vec<StaffId> = {
-            let state = read(&self.state);
+            let state = self.state.read_or_recover();
             let conv = state
                 .get(conversation)
                 .ok_or_else(|| ImError::NotFound("conversation".into()))?;
@@ -131,8 +133,12 @@ impl Im {
 
     /// Online state of people the caller shares a direct chat with or sees in contacts.
     pub fn presence(&self, staff: StaffId, ids: &[StaffId]) -> Vec<PresenceItem> {
-        let peers: std::collections::HashSet<StaffId> =
-            read(&self.state).direct_peers(staff).into_iter().collect();
+        let peers: std::collections::HashSet<StaffId> = self
+            .state
+            .read_or_recover()
+            .direct_peers(staff)
+            .into_iter()
+            .collect();
         ids.iter()
             .take(500)
             .filter(|id| peers.contains(id) || self.contacts.sees(staff, **id))

@@ -7,17 +7,22 @@ use crate::api::error::{
 use std::collections::BTreeSet;
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
+
+mod bodies;
 
 use super::Committed;
 use crate::{
-    access::{Assignment, Effect, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject},
+    access::{PolicyChange, Role, RoleId, Rule, RuleId},
     api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
-    auth::{AdminPower, Powers},
-    contacts::Snapshot,
+    auth::Powers,
     directory::StaffId,
     state::AppState,
+    store::Version,
+};
+use bodies::requested_powers;
+pub use bodies::{
+    AssignmentBody, NewRole, Preview, PreviewParams, RolePatch, RoleView, RuleBody, RuleInput,
 };
 
 pub fn router() -> Router<AppState> {
@@ -40,159 +45,27 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/staff/{id}/roles", get(staff_roles))
 }
 
-/// A role as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = AdminRole)]
-pub struct RoleView {
-    pub id: RoleId,
-    pub name: String,
-    pub description: String,
-    /// Holders have every admin power.
-    pub is_admin: bool,
-    /// The admin powers holders get: `directory` (departments, staff, fields) and/or `access`
-    /// (roles, rules, assignments, LDAP, API keys, webhooks, messaging settings).
-    pub admin_powers: Vec<AdminPower>,
+/// Every write here is one policy change made by the calling admin; the version it commits
+/// at is what the client waits for (`Committed`).
+async fn commit(
+    state: &AppState,
+    admin: &AccessAdmin,
+    remote: &RemoteAddr,
+    change: PolicyChange,
+) -> Result<Version, ApiError> {
+    Ok(state
+        .access
+        .apply(&admin.actor(remote), vec![change])
+        .await?)
 }
 
-impl From<&Role> for RoleView {
-    fn from(role: &Role) -> Self {
-        Self {
-            id: role.id,
-            name: role.name.clone(),
-            description: role.description.clone(),
-            is_admin: role.powers.is_all(),
-            admin_powers: role.powers.list(),
-        }
-    }
-}
-
-/// A new role.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRole {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    /// Every admin power (shorthand for both `admin_powers`).
-    #[serde(default)]
-    pub is_admin: bool,
-    /// Some admin powers; wins over `is_admin` when given.
-    #[serde(default)]
-    pub admin_powers: Option<Vec<AdminPower>>,
-}
-
-/// A change to a role.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RolePatch {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    /// `true` gives every admin power, `false` takes them all away.
-    pub is_admin: Option<bool>,
-    /// Replaces the role's admin powers; wins over `is_admin` when both are given.
-    pub admin_powers: Option<Vec<AdminPower>>,
-}
-
-/// The powers a role body asks for: `admin_powers` when given, else all or none by `is_admin`.
-fn requested_powers(is_admin: Option<bool>, admin_powers: Option<&[AdminPower]>) -> Option<Powers> {
-    match (admin_powers, is_admin) {
-        (Some(list), _) => Some(Powers::from_list(list.iter().copied())),
-        (None, Some(true)) => Some(Powers::ALL),
-        (None, Some(false)) => Some(Powers::NONE),
-        (None, None) => None,
-    }
-}
-
-/// A rule as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RuleBody {
-    pub id: RuleId,
-    /// Present for `allow` and role masks; `null` for `deny` and global masks.
-    pub role_id: Option<RoleId>,
-    pub effect: Effect,
-    /// See `RuleInput.object`.
-    pub object: String,
-    /// For `deny` and global `mask`: roles the rule does not apply to.
-    pub exempt_roles: Vec<RoleId>,
-    pub description: String,
-}
-
-impl RuleBody {
-    fn from_rule(rule: &Rule) -> Self {
-        Self {
-            id: rule.id,
-            role_id: rule.role_id,
-            effect: rule.effect,
-            object: rule.object.to_string(),
-            exempt_roles: rule.exempt_roles.clone(),
-            description: rule.description.clone(),
-        }
-    }
-}
-
-/// A rule as the API accepts it (the server chooses the id).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RuleInput {
-    /// Required for `allow` and role masks; absent for `deny` and global masks.
-    #[serde(default)]
-    pub role_id: Option<RoleId>,
-    pub effect: Effect,
-    /// `all`, `dept_type:T`, `subtree:<id>`, `department:<id>`, `own_department`,
-    /// `own_subtree`, `staff_type:T`, `staff:<id>`, or `field:<title|emails|phones|custom.*|custom.KEY>`.
-    pub object: String,
-    /// For `deny` and global `mask`: roles the rule does not apply to.
-    #[serde(default)]
-    pub exempt_roles: Vec<RoleId>,
-    #[serde(default)]
-    pub description: String,
-}
-
-impl RuleInput {
-    fn into_rule(self, id: RuleId) -> Result<Rule, ApiError> {
-        if self.description.chars().count() > 500 {
-            return Err(ApiError::Invalid {
-                field: "description".into(),
-                reason: "at most 500 characters".into(),
-            });
-        }
-        Ok(Rule {
-            id,
-            role_id: self.role_id,
-            effect: self.effect,
-            object: Object::parse(&self.object)?,
-            exempt_roles: self.exempt_roles,
-            description: self.description,
-        })
-    }
-}
-
-/// A role given to a person or an LDAP group.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AssignmentBody {
-    pub role_id: RoleId,
-    /// `staff` or `ldap_group`.
-    pub subject_kind: String,
-    /// A staff id, or a group DN.
-    pub subject: String,
-}
-
-impl AssignmentBody {
-    fn parse(&self) -> Result<Assignment, ApiError> {
-        Ok(Assignment {
-            role_id: self.role_id,
-            subject: Subject::parse(&self.subject_kind, &self.subject)?,
-        })
-    }
-    fn from(a: &Assignment) -> Self {
-        Self {
-            role_id: a.role_id,
-            subject_kind: a.subject.kind().into(),
-            subject: a.subject.value(),
-        }
-    }
+fn found<T: Clone>(
+    item: Option<&T>,
+    what: &str,
+    id: impl std::fmt::Display,
+) -> Result<T, ApiError> {
+    item.cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("{what} {id} not found")))
 }
 
 /// Lists roles.
@@ -228,25 +101,13 @@ pub async fn create_role(
         powers: requested_powers(Some(input.is_admin), input.admin_powers.as_deref())
             .unwrap_or(Powers::NONE),
     };
-    state
-        .access
-        .apply(
-            &admin.actor(&remote),
-            vec![PolicyChange::PutRole(role.clone())],
-        )
-        .await?;
+    commit(&state, &admin, &remote, PolicyChange::PutRole(role.clone())).await?;
     Ok((StatusCode::CREATED, Json(RoleView::from(&role))))
 }
 
 fn find_role(state: &AppState, id: RoleId) -> Result<Role, ApiError> {
-    state
-        .access
-        .snapshot()
-        .policy
-        .roles
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("role {id} not found")))
+    let snapshot = state.access.snapshot();
+    found(snapshot.policy.roles.get(&id), "role", id)
 }
 
 /// One role.
@@ -282,13 +143,7 @@ pub async fn update_role(
     if let Some(powers) = requested_powers(patch.is_admin, patch.admin_powers.as_deref()) {
         role.powers = powers;
     }
-    state
-        .access
-        .apply(
-            &admin.actor(&remote),
-            vec![PolicyChange::PutRole(role.clone())],
-        )
-        .await?;
+    commit(&state, &admin, &remote, PolicyChange::PutRole(role.clone())).await?;
     Ok(Json(RoleView::from(&role)))
 }
 
@@ -302,10 +157,7 @@ pub async fn delete_role(
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RoleId>,
 ) -> Result<Json<Committed>, ApiError> {
-    let version = state
-        .access
-        .apply(&admin.actor(&remote), vec![PolicyChange::DeleteRole(id)])
-        .await?;
+    let version = commit(&state, &admin, &remote, PolicyChange::DeleteRole(id)).await?;
     Ok(Json(Committed { version: version.0 }))
 }
 
@@ -336,25 +188,13 @@ pub async fn create_rule(
     ApiJson(body): ApiJson<RuleInput>,
 ) -> Result<(StatusCode, Json<RuleBody>), ApiError> {
     let rule = body.into_rule(RuleId(uuid::Uuid::now_v7()))?;
-    state
-        .access
-        .apply(
-            &admin.actor(&remote),
-            vec![PolicyChange::PutRule(rule.clone())],
-        )
-        .await?;
+    commit(&state, &admin, &remote, PolicyChange::PutRule(rule.clone())).await?;
     Ok((StatusCode::CREATED, Json(RuleBody::from_rule(&rule))))
 }
 
 fn find_rule(state: &AppState, id: RuleId) -> Result<Rule, ApiError> {
-    state
-        .access
-        .snapshot()
-        .policy
-        .rules
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("rule {id} not found")))
+    let snapshot = state.access.snapshot();
+    found(snapshot.policy.rules.get(&id), "rule", id)
 }
 
 /// One rule.
@@ -382,13 +222,7 @@ pub async fn replace_rule(
 ) -> Result<Json<RuleBody>, ApiError> {
     find_rule(&state, id)?;
     let rule = body.into_rule(id)?;
-    state
-        .access
-        .apply(
-            &admin.actor(&remote),
-            vec![PolicyChange::PutRule(rule.clone())],
-        )
-        .await?;
+    commit(&state, &admin, &remote, PolicyChange::PutRule(rule.clone())).await?;
     Ok(Json(RuleBody::from_rule(&rule)))
 }
 
@@ -402,10 +236,7 @@ pub async fn delete_rule(
     remote: RemoteAddr,
     ApiPath(id): ApiPath<RuleId>,
 ) -> Result<Json<Committed>, ApiError> {
-    let version = state
-        .access
-        .apply(&admin.actor(&remote), vec![PolicyChange::DeleteRule(id)])
-        .await?;
+    let version = commit(&state, &admin, &remote, PolicyChange::DeleteRule(id)).await?;
     Ok(Json(Committed { version: version.0 }))
 }
 
@@ -448,13 +279,7 @@ pub async fn assign(
     remote: RemoteAddr,
     ApiJson(body): ApiJson<AssignmentBody>,
 ) -> Result<Json<Committed>, ApiError> {
-    let version = state
-        .access
-        .apply(
-            &admin.actor(&remote),
-            vec![PolicyChange::Assign(body.parse()?)],
-        )
-        .await?;
+    let version = commit(&state, &admin, &remote, PolicyChange::Assign(body.parse()?)).await?;
     Ok(Json(Committed { version: version.0 }))
 }
 
@@ -468,13 +293,13 @@ pub async fn unassign(
     remote: RemoteAddr,
     ApiQuery(body): ApiQuery<AssignmentBody>,
 ) -> Result<Json<Committed>, ApiError> {
-    let version = state
-        .access
-        .apply(
-            &admin.actor(&remote),
-            vec![PolicyChange::Unassign(body.parse()?)],
-        )
-        .await?;
+    let version = commit(
+        &state,
+        &admin,
+        &remote,
+        PolicyChange::Unassign(body.parse()?),
+    )
+    .await?;
     Ok(Json(Committed { version: version.0 }))
 }
 
@@ -498,29 +323,6 @@ pub async fn staff_roles(
             .filter_map(|r| snapshot.policy.roles.get(r).map(RoleView::from))
             .collect(),
     ))
-}
-
-/// Whose view to preview.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PreviewParams {
-    pub staff_id: StaffId,
-}
-
-/// The directory as one employee sees it, and why.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Preview {
-    pub staff_id: StaffId,
-    pub roles: Vec<RoleView>,
-    /// The view class (people with the same class see the same list).
-    pub class: String,
-    /// Fields hidden from this person.
-    pub masked_fields: Vec<String>,
-    /// Rules that refer to types, departments or people that do not exist.
-    pub warnings: Vec<String>,
-    pub department_count: usize,
-    pub staff_count: usize,
-    pub view: Snapshot,
 }
 
 /// "See the directory as this employee."
