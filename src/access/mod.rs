@@ -7,6 +7,7 @@ mod adapter;
 mod admin_watch;
 mod error;
 mod model;
+mod plan;
 mod policy;
 mod profile;
 mod service;

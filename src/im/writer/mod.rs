@@ -12,8 +12,7 @@ use std::{
 };
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait,
-    SqlErr, TransactionTrait, sea_query::Expr,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryTrait, sea_query::Expr,
 };
 use tokio::sync::mpsc;
 
@@ -24,14 +23,14 @@ use super::{
     model::{ConversationId, ConversationKind, Sender},
     ops::{Done, NewMessage, Op, PlanCtx, Reply, SendOp, Structural},
     protocol::Ack,
-    search,
     state::ImState,
     timings::SendTimings,
 };
 use crate::directory::StaffId;
+use persist::{ROWS_PER_INSERT, is_dedup_conflict, persist};
 
-/// Rows per INSERT statement (well under SQLite's and PostgreSQL's parameter limits).
-const ROWS_PER_INSERT: usize = 500;
+mod persist;
+
 /// A batch slower than this is logged with where its time went (it delays every ack of the
 /// batch and every send queued behind it).
 const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
@@ -472,35 +471,4 @@ fn advance(state: &mut ImState, rows: &[NewMessage]) {
         }
         state.next_gid = state.next_gid.max(row.gid + 1);
     }
-}
-
-/// Whether a commit failed because a message with the same dedup key is already stored.
-fn is_dedup_conflict(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(detail)) if detail.contains("dedup"))
-}
-
-/// Writes rows, their search terms and extra statements in one transaction.
-async fn persist(
-    db: &DatabaseConnection,
-    rows: &[NewMessage],
-    statements: Vec<sea_orm::Statement>,
-) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let txn = db.begin().await?;
-    for statement in statements {
-        txn.execute_raw(statement).await?;
-    }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        message::Entity::insert_many(chunk.iter().map(NewMessage::active_model))
-            .exec_without_returning(&txn)
-            .await?;
-        let terms: Vec<(i64, &str)> = chunk
-            .iter()
-            .filter_map(|r| r.terms.as_deref().map(|t| (r.gid, t)))
-            .collect();
-        if let Some(statement) = search::insert_statement(backend, &terms) {
-            txn.execute_raw(statement).await?;
-        }
-    }
-    txn.commit().await
 }
