@@ -10,7 +10,7 @@ use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, tr
 
 use crate::{
     access::{Access, AccessError, AdminWatch},
-    api,
+    admin, api,
     auth::{self, Auth, AuthError},
     config::Config,
     contacts::Contacts,
@@ -244,7 +244,9 @@ pub fn router(state: AppState) -> Router {
         )
     });
     api::router()
+        .merge(admin::router(state.clone()))
         .fallback(api::not_found)
+        .layer(middleware::from_fn(admin::security_headers))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observability::track,

@@ -3,6 +3,7 @@
 //! This file is the table of contents; each module's own docs say what it owns.
 
 pub mod access;
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;

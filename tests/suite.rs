@@ -25,3 +25,4 @@ mod ldap_cli;
 mod ldap_edges;
 mod ldap_jobs;
 mod openapi_schemathesis;
+mod portal;

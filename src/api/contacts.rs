@@ -64,10 +64,7 @@ pub async fn snapshot(
                 HeaderValue::from_static("application/json"),
             ),
             (header::ETAG, etag_value),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-cache"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         body.as_ref().clone(),
     )

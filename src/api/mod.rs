@@ -12,8 +12,8 @@ mod openapi;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{
-    AccessAdmin, Admin, AdminWith, ApiJson, ApiPath, ApiQuery, Caller, DirectoryAdmin, RemoteAddr,
-    in_range,
+    AccessAdmin, AccessPower, Admin, AdminWith, ApiJson, ApiPath, ApiQuery, Caller, DirectoryAdmin,
+    DirectoryPower, PowerMarker, RemoteAddr, in_range,
 };
 pub use openapi::ApiDoc;
 

@@ -440,6 +440,17 @@ impl Auth {
         })
     }
 
+    /// The CSRF token of a browser session: derived from its bearer token under the token key,
+    /// so it needs no storage and dies with the session.
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        self.signer.derive("portal-csrf", session_token)
+    }
+
+    /// The token lifetime (a portal session cookie lives as long).
+    pub fn token_ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// Revokes every token of an account.
     pub async fn revoke_all(&self, actor: &Actor, account_id: Uuid) -> Result<(), AuthError> {
         let mut account = self

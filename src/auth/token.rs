@@ -51,6 +51,16 @@ impl TokenSigner {
         format!("v1.{body}.{tag}")
     }
 
+    /// A value bound to `input` under this key, for `purpose` (e.g. the portal's CSRF token
+    /// of a session): unforgeable without the key, and different for every purpose.
+    pub fn derive(&self, purpose: &str, input: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(input.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
     /// Checks the signature (in constant time) and the expiry against `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenRejection> {
         let mut parts = token.split('.');

@@ -67,6 +67,32 @@ pub struct Config {
     pub contacts_retention: Duration,
     /// The LDAP connector, when an `[ldap]` table is configured.
     pub ldap: Option<ldap::LdapConfig>,
+    /// Portal cookies are `Secure` (also when a proxy sends `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+}
+
+/// A yes/no setting: a TOML boolean, or text from the environment (`true`, `1`, `false`, `0`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Flag {
+    Bool(bool),
+    Text(String),
+}
+
+impl Flag {
+    fn parse(&self, key: &str) -> Result<bool, ConfigError> {
+        match self {
+            Self::Bool(value) => Ok(*value),
+            Self::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" | "" => Ok(false),
+                _ => Err(ConfigError::new(
+                    key,
+                    format!("'{text}' is not true or false"),
+                )),
+            },
+        }
+    }
 }
 
 /// Unvalidated settings as they come from a file, the environment or flags.
@@ -82,6 +108,7 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     pub demo: Option<bool>,
     pub contacts_retention_days: Option<String>,
+    pub secure_cookies: Option<Flag>,
     pub ldap: Option<ldap::RawLdapConfig>,
     /// `SWITCHBOARD_LDAP_BIND_PASSWORD` (environment only).
     #[serde(skip)]
@@ -110,6 +137,7 @@ impl RawConfig {
             log_format: lookup("SWITCHBOARD_LOG_FORMAT"),
             demo: None,
             contacts_retention_days: lookup("SWITCHBOARD_CONTACTS_RETENTION_DAYS"),
+            secure_cookies: lookup("SWITCHBOARD_SECURE_COOKIES").map(Flag::Text),
             ldap: None,
             ldap_bind_password: lookup("SWITCHBOARD_LDAP_BIND_PASSWORD"),
         }
@@ -129,6 +157,7 @@ impl RawConfig {
             contacts_retention_days: over
                 .contacts_retention_days
                 .or(self.contacts_retention_days),
+            secure_cookies: over.secure_cookies.or(self.secure_cookies),
             ldap: over.ldap.or(self.ldap),
             ldap_bind_password: over.ldap_bind_password.or(self.ldap_bind_password),
         }
@@ -230,6 +259,10 @@ impl Config {
             log_format,
             demo: raw.demo.unwrap_or(false),
             contacts_retention,
+            secure_cookies: match &raw.secure_cookies {
+                Some(flag) => flag.parse("secure_cookies")?,
+                None => false,
+            },
             ldap: match raw.ldap {
                 Some(ldap) => Some(ldap::LdapConfig::parse(ldap, raw.ldap_bind_password)?),
                 None => None,

@@ -233,6 +233,11 @@ impl Sessions {
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
+
+    /// People with at least one session here.
+    pub fn people(&self) -> usize {
+        self.shards.iter().map(|s| s.read_or_recover().len()).sum()
+    }
 }
 
 /// Routes frames to the sessions of people, wherever they are connected.

@@ -462,6 +462,11 @@ impl Im {
         self.sessions.count()
     }
 
+    /// People connected to this node (one per person, whatever their devices).
+    pub fn people_online(&self) -> usize {
+        self.sessions.people()
+    }
+
     /// The database (for the module's own queries).
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod ldap_api;
 pub mod openapi;
 pub mod samba;
