@@ -130,8 +130,9 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     };
 
     if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
-        // Shown once, on the console only (never through tracing, whose output may be shipped).
-        println!(
+        // Shown once, on the console only (never through tracing, whose output may be shipped),
+        // and on stderr, so that a command's stdout stays the JSON a script parses.
+        eprintln!(
             "\n  Created the admin account.\n  login:    admin\n  password: {password}\n  (shown once; set SWITCHBOARD_ADMIN_PASSWORD to choose it)\n"
         );
     }

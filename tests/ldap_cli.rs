@@ -257,3 +257,28 @@ async fn a_sync_interval_below_the_minimum_stops_start_up() {
         );
     }
 }
+
+#[tokio::test]
+async fn on_a_fresh_database_stdout_carries_only_the_json() {
+    // Without SWITCHBOARD_ADMIN_PASSWORD the first start creates the admin with a generated
+    // password; that notice goes to the console's stderr, so a script can parse stdout.
+    let slapd = Slapd::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    write_config(dir.path(), &slapd, &listen, "");
+    let output = command(
+        dir.path(),
+        &slapd,
+        &words("switchboard ldap test --config switchboard.toml"),
+    )
+    .env_remove("SWITCHBOARD_ADMIN_PASSWORD")
+    .output()
+    .expect("switchboard ran");
+    let report = json(&output);
+    assert_eq!(report["staff"], 40, "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Created the admin account"),
+        "the generated password is shown once, on stderr: {stderr}"
+    );
+}

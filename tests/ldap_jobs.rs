@@ -1,7 +1,7 @@
 //! LDAP sync runs as background jobs against a real slapd: the dry run predicts the run, runs
 //! outlive the request that started them and keep one lease, a starting node leaves another
-//! node's run alone, incremental runs refuse an empty base, and `group_roles` reach their
-//! group in every run.
+//! node's run alone, incremental runs refuse an empty base, `group_roles` reach their group in
+//! every run, and a change of search or mapping settings makes the next run a full one.
 
 use crate::common;
 
@@ -26,6 +26,7 @@ on_both_backends!(
     syncs_run_as_background_jobs_under_one_lease,
     a_starting_node_leaves_another_nodes_running_sync_alone,
     the_lease_is_renewed_while_a_run_lasts_and_a_dead_nodes_run_is_failed,
+    a_change_of_mapping_makes_the_next_run_read_everything,
 );
 
 async fn start(storage: &Storage, slapd: &Slapd) -> TestApp {
@@ -431,4 +432,33 @@ fn chrono_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Where an incremental run starts from belongs to the settings it was reached with: after IT
+/// maps `title` from another attribute, the next run must re-read people whose LDAP entries
+/// did not change, or they would keep titles from the old mapping until some later full run.
+async fn a_change_of_mapping_makes_the_next_run_read_everything(backend: Backend) {
+    let slapd = Slapd::start(&[]);
+    let storage = Storage::new(backend).await;
+    let app = start(&storage, &slapd).await;
+    let run = sync(&app, "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(person(&app, "zhangwei").await.unwrap()["title"], "Engineer");
+    let unchanged = sync(&app, "incremental").await;
+    assert_eq!(unchanged["kind"], "incremental", "same settings: {unchanged}");
+    app.stop().await;
+
+    let mut remapped = slapd.config("read_only");
+    remapped.staff_attributes.title = "employeeNumber".into();
+    let app = TestApp::start_config(storage.config_with(false, Some(remapped))).await;
+    let run = sync(&app, "incremental").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["kind"], "full", "new mapping, no valid mark: {run}");
+    assert_eq!(
+        person(&app, "zhangwei").await.unwrap()["title"],
+        "S0006",
+        "the new mapping reached an entry that did not change in LDAP"
+    );
+    let next = sync(&app, "incremental").await;
+    assert_eq!(next["kind"], "incremental", "the mark is valid again: {next}");
 }

@@ -278,6 +278,32 @@ fn error(key: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl LdapConfig {
+    /// A digest of every setting that decides which entries a run reads and what it makes of
+    /// them (server, searches, ids, change tracking, attribute mapping). Where an incremental
+    /// run starts from is only valid for the settings it was reached with: after any of these
+    /// change, the next run reads everything, or entries that did not change in LDAP would
+    /// keep the old mapping (or stay outside a widened search) until some later full run.
+    pub fn search_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let settings = format!(
+            "{:?}",
+            (
+                &self.url,
+                &self.stable_id,
+                &self.change_attribute,
+                self.content_sync,
+                &self.departments,
+                &self.department_attributes,
+                &self.staff,
+                &self.staff_attributes,
+                &self.department_from,
+                &self.groups,
+                &self.group_member_attribute,
+            )
+        );
+        hex::encode(&Sha256::digest(settings.as_bytes())[..16])
+    }
+
     /// Validates the table; `env_password` is `SWITCHBOARD_LDAP_BIND_PASSWORD`.
     pub fn parse(raw: RawLdapConfig, env_password: Option<String>) -> Result<Self, ConfigError> {
         let url = raw.url.trim().to_owned();

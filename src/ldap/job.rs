@@ -193,7 +193,14 @@ impl Job {
             .or(self.mark.high_water.as_deref())
             .unwrap_or("");
         let cookie = remote.cookie.as_deref().or(self.mark.cookie.as_deref());
-        runs::set_mark(db, high_water, cookie, self.full).await?;
+        runs::set_mark(
+            db,
+            high_water,
+            cookie,
+            &config.search_fingerprint(),
+            self.full,
+        )
+        .await?;
         let message = summary(&counts);
         runs::finish(db, self.id, "succeeded", &counts, &all_failures, &message).await?;
         tracing::info!(%message, "LDAP sync done");

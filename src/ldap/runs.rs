@@ -310,16 +310,26 @@ pub mod state_row {
         pub last_full_at: i64,
         /// Hex of the RFC 4533 cookie.
         pub sync_cookie: Option<String>,
+        /// `LdapConfig::search_fingerprint` of the settings the mark was reached with.
+        pub settings_fingerprint: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub async fn mark(db: &DatabaseConnection) -> Result<Mark, LdapError> {
+/// Where the last successful run left off, if it ran with the settings of `fingerprint`;
+/// after a change of search or mapping settings there is no mark, so the next run is full.
+pub async fn mark(db: &DatabaseConnection, fingerprint: &str) -> Result<Mark, LdapError> {
     let Some(row) = state_row::Entity::find_by_id(1).one(db).await? else {
         return Ok(Mark::default());
     };
+    if row.settings_fingerprint.as_deref() != Some(fingerprint) {
+        tracing::info!(
+            "LDAP search or mapping settings changed since the last run: reading everything"
+        );
+        return Ok(Mark::default());
+    }
     Ok(Mark {
         high_water: Some(row.high_water).filter(|h| !h.is_empty()),
         cookie: row.sync_cookie.and_then(|c| hex::decode(c).ok()),
@@ -331,12 +341,17 @@ pub async fn set_mark(
     db: &DatabaseConnection,
     high_water: &str,
     cookie: Option<&[u8]>,
+    fingerprint: &str,
     full: bool,
 ) -> Result<(), LdapError> {
     let cookie: Option<String> = cookie.map(hex::encode);
     let mut update = state_row::Entity::update_many()
         .col_expr(state_row::Column::HighWater, Expr::value(high_water))
         .col_expr(state_row::Column::SyncCookie, Expr::value(cookie.clone()))
+        .col_expr(
+            state_row::Column::SettingsFingerprint,
+            Expr::value(fingerprint),
+        )
         .filter(state_row::Column::Id.eq(1));
     if full {
         update = update.col_expr(state_row::Column::LastFullAt, Expr::value(now()));
@@ -347,6 +362,7 @@ pub async fn set_mark(
             high_water: Set(high_water.to_owned()),
             last_full_at: Set(now()),
             sync_cookie: Set(cookie),
+            settings_fingerprint: Set(Some(fingerprint.to_owned())),
         })
         .exec_without_returning(db)
         .await?;

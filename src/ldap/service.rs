@@ -146,7 +146,7 @@ impl LdapService {
         // Holding the lease, we know no other run is alive: whatever still shows as running
         // was cut off.
         runs::fail_orphans(&self.db).await?;
-        let mark = runs::mark(&self.db).await?;
+        let mark = runs::mark(&self.db, &self.config.search_fingerprint()).await?;
         let full = match kind {
             SyncKind::Full => true,
             SyncKind::Incremental => mark.high_water.is_none(),
