@@ -445,7 +445,10 @@ async fn a_change_of_mapping_makes_the_next_run_read_everything(backend: Backend
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(person(&app, "zhangwei").await.unwrap()["title"], "Engineer");
     let unchanged = sync(&app, "incremental").await;
-    assert_eq!(unchanged["kind"], "incremental", "same settings: {unchanged}");
+    assert_eq!(
+        unchanged["kind"], "incremental",
+        "same settings: {unchanged}"
+    );
     app.stop().await;
 
     let mut remapped = slapd.config("read_only");
@@ -460,5 +463,8 @@ async fn a_change_of_mapping_makes_the_next_run_read_everything(backend: Backend
         "the new mapping reached an entry that did not change in LDAP"
     );
     let next = sync(&app, "incremental").await;
-    assert_eq!(next["kind"], "incremental", "the mark is valid again: {next}");
+    assert_eq!(
+        next["kind"], "incremental",
+        "the mark is valid again: {next}"
+    );
 }

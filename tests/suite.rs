@@ -26,3 +26,4 @@ mod ldap_edges;
 mod ldap_jobs;
 mod openapi_schemathesis;
 mod portal;
+mod portal_hr;

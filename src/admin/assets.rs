@@ -34,6 +34,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     [
         asset!("admin.css", "css/admin.css", "text/css; charset=utf-8"),
         asset!("admin.js", "js/admin.js", "text/javascript; charset=utf-8"),
+        asset!("org.js", "js/org.js", "text/javascript; charset=utf-8"),
         asset!(
             "htmx.min.js",
             "vendor/htmx-2.0.10/htmx.min.js",

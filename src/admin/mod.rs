@@ -37,7 +37,9 @@ mod icons;
 mod landing;
 mod login;
 mod nav;
+mod org;
 mod page;
+mod posted;
 pub mod session;
 
 pub use error::PortalError;
@@ -57,6 +59,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/", get(dashboard::show))
         .route("/admin/login", get(login::form_page).post(login::submit))
         .route("/admin/logout", post(login::logout))
+        .route("/admin/org", get(org::show))
+        .route("/admin/org/tree/{id}", get(org::children))
+        .route("/admin/org/search", get(org::search))
+        .route("/admin/org/chart", get(org::chart))
+        .route("/admin/org/new", post(org::create))
+        .route("/admin/org/drop", post(org::drop_on))
+        .route("/admin/org/{id}/edit", post(org::edit))
+        .route("/admin/org/{id}/reorder", post(org::reorder))
+        .route("/admin/org/{id}/move", post(org::move_to))
+        .route("/admin/org/{id}/delete", post(org::delete))
         .route("/admin/{*rest}", get(not_found).post(not_found))
         .route_layer(middleware::from_fn_with_state(state, form::require_csrf));
     Router::new()

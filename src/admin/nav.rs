@@ -38,7 +38,12 @@ pub const SECTIONS: &[NavSection] = &[
     NavSection {
         heading: "nav.section.directory",
         power: Some(AdminPower::Directory),
-        entries: &[],
+        entries: &[NavEntry {
+            id: "org",
+            label: "nav.org",
+            href: "/admin/org",
+            icon: "org",
+        }],
     },
     // IT (access power): roles and rules, "view as", LDAP and messaging pages go here.
     NavSection {

@@ -28,6 +28,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` (or a form's version) names an older version of the record.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
     #[error("{0}")]
@@ -65,6 +68,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     Conflict,
+    PreconditionFailed,
     Invalid,
     TooManyRequests,
     PayloadTooLarge,
@@ -101,6 +105,12 @@ pub struct NotFound(#[allow(dead_code)] ErrorBody);
 #[response(content_type = "application/json")]
 pub struct Conflict(#[allow(dead_code)] ErrorBody);
 
+/// `precondition_failed`: `If-Match` names a version the record is no longer at (someone else
+/// changed it since it was read): read it again, then edit.
+#[derive(ToResponse)]
+#[response(content_type = "application/json")]
+pub struct PreconditionFailed(#[allow(dead_code)] ErrorBody);
+
 /// `payload_too_large`: the body is over the limit (1 MiB; files: the messaging setting).
 #[derive(ToResponse)]
 #[response(content_type = "application/json")]
@@ -129,6 +139,10 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Self::PreconditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                ErrorCode::PreconditionFailed,
+            ),
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
@@ -204,6 +218,7 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::NotFound { .. } => Self::NotFound(err.to_string()),
             DirectoryError::Invalid { field, reason } => Self::Invalid { field, reason },
             DirectoryError::Conflict(message) => Self::Conflict(message),
+            DirectoryError::Stale { .. } => Self::PreconditionFailed(err.to_string()),
             DirectoryError::Store(e) => Self::Internal(e.to_string()),
         }
     }

@@ -208,3 +208,36 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
         ))
     }
 }
+
+/// The version named by an `If-Match` header (`"<version>"`, as the `ETag` of a staff or
+/// department answer); `None` when absent or `*`. Weak or malformed tags can never match, so
+/// they are refused with `412` before anything is changed.
+pub struct IfMatch(pub Option<crate::store::Version>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(axum::http::header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        let text = value.to_str().unwrap_or("").trim();
+        if text == "*" {
+            return Ok(Self(None));
+        }
+        text.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.parse::<i64>().ok())
+            .map(|v| Self(Some(crate::store::Version(v))))
+            .ok_or_else(|| {
+                ApiError::PreconditionFailed(format!(
+                    "If-Match: {text:?} is not an entity tag of this record (expected one like \"42\", from its ETag)"
+                ))
+            })
+    }
+}
+
+/// The `ETag` header of a record at `version` (what `If-Match` sends back).
+pub fn etag(version: crate::store::Version) -> [(axum::http::HeaderName, String); 1] {
+    [(axum::http::header::ETAG, format!("\"{}\"", version.0))]
+}

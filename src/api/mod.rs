@@ -13,7 +13,7 @@ mod openapi;
 pub use error::{ApiError, ErrorBody};
 pub use extract::{
     AccessAdmin, AccessPower, Admin, AdminWith, ApiJson, ApiPath, ApiQuery, Caller, DirectoryAdmin,
-    DirectoryPower, PowerMarker, RemoteAddr, in_range,
+    DirectoryPower, IfMatch, PowerMarker, RemoteAddr, etag, in_range,
 };
 pub use openapi::ApiDoc;
 

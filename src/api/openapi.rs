@@ -45,7 +45,7 @@ use crate::state::AppState;
     ),
     components(responses(
         error::BadRequest, error::Unauthorized, error::Forbidden, error::NotFound,
-        error::Conflict, error::PayloadTooLarge, error::Invalid, error::TooManyRequests,
+        error::Conflict, error::PreconditionFailed, error::PayloadTooLarge, error::Invalid, error::TooManyRequests,
         error::Unavailable,
     )),
     modifiers(&SecuritySchemes),

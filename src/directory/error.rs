@@ -1,6 +1,6 @@
 //! The directory's one error type; `api::error` maps it to HTTP.
 
-use crate::store::StoreError;
+use crate::store::{StoreError, Version};
 
 /// Why a directory read or write was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +11,17 @@ pub enum DirectoryError {
     Invalid { field: String, reason: String },
     #[error("{0}")]
     Conflict(String),
+    /// The record changed since the version the edit was based on (`If-Match`, a form's
+    /// hidden version): the edit is refused rather than overwriting what someone else did.
+    #[error(
+        "{kind} {id} changed since version {expected} (now at {current}): reload and edit again"
+    )]
+    Stale {
+        kind: &'static str,
+        id: String,
+        expected: Version,
+        current: Version,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -26,6 +37,26 @@ impl DirectoryError {
         Self::NotFound {
             kind,
             id: id.to_string(),
+        }
+    }
+}
+
+impl DirectoryError {
+    /// Refuses an edit based on `expected` when the record is at `current`.
+    pub fn check_version(
+        kind: &'static str,
+        id: impl ToString,
+        expected: Option<Version>,
+        current: Version,
+    ) -> Result<(), Self> {
+        match expected {
+            Some(expected) if expected != current => Err(Self::Stale {
+                kind,
+                id: id.to_string(),
+                expected,
+                current,
+            }),
+            _ => Ok(()),
         }
     }
 }

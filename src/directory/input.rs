@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use super::model::{CustomFields, DepartmentId, LdapRef, RecordSource};
+use crate::store::Version;
 
 /// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
 fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -56,6 +57,9 @@ pub struct DepartmentPatch {
     pub custom: Option<CustomFields>,
     #[serde(skip)]
     pub ldap: Option<Option<LdapRef>>,
+    /// Refuse the edit unless the department is still at this version (`If-Match`).
+    #[serde(skip)]
+    pub if_version: Option<Version>,
 }
 
 /// What happens to a department's children and members when it is deleted.
@@ -131,6 +135,9 @@ pub struct StaffPatch {
     pub departments: Option<Vec<MembershipInput>>,
     #[serde(skip)]
     pub ldap: Option<Option<LdapRef>>,
+    /// Refuse the edit unless the person is still at this version (`If-Match`).
+    #[serde(skip)]
+    pub if_version: Option<Version>,
 }
 
 impl StaffPatch {

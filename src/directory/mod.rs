@@ -10,6 +10,7 @@ mod fields;
 mod input;
 mod model;
 mod phonetic;
+pub mod query;
 mod replica;
 mod service;
 mod stage;

@@ -257,6 +257,7 @@ pub fn apply(
                     custom: (!rs.custom.is_empty()).then(|| rs.custom.clone()),
                     departments: Some(memberships),
                     ldap: Some(Some(ldap)),
+                    if_version: None,
                 };
                 let before_version = person.version;
                 stage.update_staff(person.id, patch).and_then(|updated| {

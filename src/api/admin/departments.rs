@@ -1,13 +1,18 @@
 //! Department administration: list, create, rename/move/reorder/retype, delete.
 
-use crate::api::error::{BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized};
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use crate::api::error::{
+    BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
+};
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Committed;
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, DirectoryAdmin, ErrorBody, RemoteAddr},
+    api::{
+        Admin, ApiError, ApiJson, ApiPath, ApiQuery, DirectoryAdmin, ErrorBody, IfMatch,
+        RemoteAddr, etag,
+    },
     directory::{
         DeleteDepartment, Department, DepartmentId, DepartmentPatch, NewDepartment, Staff,
     },
@@ -85,54 +90,74 @@ pub async fn create(
 /// One department.
 #[utoipa::path(get, path = "/api/v1/admin/departments/{id}", tag = "admin: departments",
     security(("bearer" = [])), params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Department), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+    responses((status = 200, body = Department, headers(("ETag" = String, description = "the department's version, for `If-Match`"))), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<DepartmentId>,
-) -> Result<Json<Department>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let replica = state.directory.read();
     let department = replica
         .department(id)
         .ok_or_else(|| ApiError::NotFound(format!("department {id} not found")))?;
-    Ok(Json(department.as_ref().clone()))
+    Ok((etag(department.version), Json(department.as_ref().clone())))
 }
 
-/// Renames, moves (`parent_id`), reorders (`order_key`) or retypes a department.
+/// Renames, moves (`parent_id`), reorders (`order_key`) or retypes a department. With
+/// `If-Match: "<version>"` (its `ETag`), a department changed since is refused with `412`.
 #[utoipa::path(patch, path = "/api/v1/admin/departments/{id}", tag = "admin: departments",
-    security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), request_body = DepartmentPatch,
-    responses((status = 200, body = Department), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, description = "the move would create a cycle", body = ErrorBody), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
+    security(("bearer" = [])), params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "the `ETag` the edit is based on")), request_body = DepartmentPatch,
+    responses((status = 200, body = Department, headers(("ETag" = String, description = "the department's new version"))), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, description = "the move would create a cycle, or LDAP owns the field", body = ErrorBody), (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn update(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<DepartmentId>,
-    ApiJson(patch): ApiJson<DepartmentPatch>,
-) -> Result<Json<Department>, ApiError> {
-    let from_ldap = state
-        .directory
-        .read()
-        .department(id)
-        .is_some_and(|d| d.source == crate::directory::RecordSource::Ldap);
-    let structural = patch.name.is_some() || patch.parent_id.is_some() || patch.dept_type.is_some();
-    if from_ldap
-        && structural
-        && state
-            .ldap
-            .as_ref()
-            .is_some_and(|l| l.mode() != crate::ldap::Mode::Unsynced)
-    {
-        return Err(ApiError::Conflict(
-            "name, type and place of this department are managed by LDAP; change them in the directory server".into(),
-        ));
-    }
+    IfMatch(if_version): IfMatch,
+    ApiJson(mut patch): ApiJson<DepartmentPatch>,
+) -> Result<impl IntoResponse, ApiError> {
+    ldap_lock(&state, id, &patch)?;
+    patch.if_version = if_version;
     let (department, _) = state
         .directory
         .write(&admin.actor(&remote), |stage| {
             stage.update_department(id, patch)
         })
         .await?;
-    Ok(Json(std::sync::Arc::unwrap_or_clone(department)))
+    Ok((
+        etag(department.version),
+        Json(std::sync::Arc::unwrap_or_clone(department)),
+    ))
+}
+
+/// Why LDAP owns a department's name, type and place, when it does: it came from LDAP and
+/// LDAP is not in `unsynced` mode (the portal shows these fields read-only with this reason).
+pub fn ldap_owner(state: &AppState, department: &Department) -> Option<&'static str> {
+    let synced = state
+        .ldap
+        .as_ref()
+        .is_some_and(|l| l.mode() != crate::ldap::Mode::Unsynced);
+    (synced && department.source == crate::directory::RecordSource::Ldap).then_some(
+        "name, type and place of this department are managed by LDAP; change them in the directory server",
+    )
+}
+
+/// Refuses a rename, retype or move of a department LDAP owns.
+pub fn ldap_lock(
+    state: &AppState,
+    id: DepartmentId,
+    patch: &DepartmentPatch,
+) -> Result<(), ApiError> {
+    let structural = patch.name.is_some() || patch.parent_id.is_some() || patch.dept_type.is_some();
+    let owner = state
+        .directory
+        .read()
+        .department(id)
+        .and_then(|d| ldap_owner(state, d));
+    match owner {
+        Some(reason) if structural => Err(ApiError::Conflict(reason.into())),
+        _ => Ok(()),
+    }
 }
 
 /// Where a deleted department's children and members go.

@@ -2,12 +2,14 @@
 //! local passwords and admin rights.
 
 use crate::api::error::{
-    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, PreconditionFailed,
+    Unauthorized, Unavailable,
 };
 use axum::{
     Json, Router,
     extract::State,
     http::StatusCode,
+    response::IntoResponse,
     routing::{get, post, put},
 };
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,10 @@ use utoipa::ToSchema;
 
 use super::{Committed, Paging};
 use crate::{
-    api::{Admin, ApiError, ApiJson, ApiPath, ApiQuery, DirectoryAdmin, ErrorBody, RemoteAddr},
+    api::{
+        Admin, ApiError, ApiJson, ApiPath, ApiQuery, DirectoryAdmin, ErrorBody, IfMatch,
+        RemoteAddr, etag,
+    },
     directory::{
         DepartmentId, DisabledBy, MembershipInput, NewStaff, Staff, StaffId, StaffPatch,
         StaffStatus,
@@ -157,27 +162,32 @@ fn find(state: &AppState, id: StaffId) -> Result<Staff, ApiError> {
 /// One person.
 #[utoipa::path(get, path = "/api/v1/admin/staff/{id}", tag = "admin: staff", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+    responses((status = 200, body = Staff, headers(("ETag" = String, description = "the person's version, for `If-Match`"))), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<StaffId>,
-) -> Result<Json<Staff>, ApiError> {
-    find(&state, id).map(Json)
+) -> Result<impl IntoResponse, ApiError> {
+    let person = find(&state, id)?;
+    Ok((etag(person.version), Json(person)))
 }
 
-/// Changes a person's fields; `departments` replaces every membership.
+/// Changes a person's fields; `departments` replaces every membership. With
+/// `If-Match: "<version>"` (their `ETag`), a person changed since is refused with `412`.
 #[utoipa::path(patch, path = "/api/v1/admin/staff/{id}", tag = "admin: staff", security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid)), request_body = StaffPatch,
-    responses((status = 200, body = Staff), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 503, response = Unavailable)))]
+    params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = "the `ETag` the edit is based on")), request_body = StaffPatch,
+    responses((status = 200, body = Staff, headers(("ETag" = String, description = "the person's new version"))), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict), (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid), (status = 503, response = Unavailable)))]
 pub async fn update(
     State(state): State<AppState>,
     admin: DirectoryAdmin,
     remote: RemoteAddr,
     ApiPath(id): ApiPath<StaffId>,
-    ApiJson(patch): ApiJson<StaffPatch>,
-) -> Result<Json<Staff>, ApiError> {
-    apply_patch(&state, &admin, &remote, id, patch).await
+    IfMatch(if_version): IfMatch,
+    ApiJson(mut patch): ApiJson<StaffPatch>,
+) -> Result<impl IntoResponse, ApiError> {
+    patch.if_version = if_version;
+    let Json(person) = apply_patch(&state, &admin, &remote, id, patch).await?;
+    Ok((etag(person.version), Json(person)))
 }
 
 /// Stores a patch; for people from LDAP, the LDAP connector refuses LDAP-owned fields
@@ -189,18 +199,29 @@ async fn apply_patch(
     id: StaffId,
     patch: StaffPatch,
 ) -> Result<Json<Staff>, ApiError> {
-    let actor = admin.actor(remote);
+    let person = store_patch(state, &admin.actor(remote), id, patch).await?;
+    Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
+}
+
+/// Stores a patch of a person as the API does (through the LDAP connector when there is one):
+/// the portal's staff edits come here too.
+pub async fn store_patch(
+    state: &AppState,
+    actor: &crate::store::Actor,
+    id: StaffId,
+    patch: StaffPatch,
+) -> Result<std::sync::Arc<Staff>, ApiError> {
     let person = match &state.ldap {
-        Some(ldap) => ldap.update_staff(&actor, id, patch).await?,
+        Some(ldap) => ldap.update_staff(actor, id, patch).await?,
         None => {
             state
                 .directory
-                .write(&actor, |stage| stage.update_staff(id, patch))
+                .write(actor, |stage| stage.update_staff(id, patch))
                 .await?
                 .0
         }
     };
-    Ok(Json(std::sync::Arc::unwrap_or_clone(person)))
+    Ok(person)
 }
 
 /// Replaces a person's departments.

@@ -104,6 +104,7 @@ impl Stage<'_> {
         patch: DepartmentPatch,
     ) -> Result<Arc<Department>, DirectoryError> {
         let before = self.current_department(id)?;
+        DirectoryError::check_version("department", id, patch.if_version, before.version)?;
         let mut after = Department::clone(&before);
         if let Some(name) = &patch.name {
             after.name = required_text("name", name)?;

@@ -105,6 +105,7 @@ impl Stage<'_> {
         patch: StaffPatch,
     ) -> Result<Arc<Staff>, DirectoryError> {
         let before = self.current_staff(id)?;
+        DirectoryError::check_version("staff", id, patch.if_version, before.version)?;
         let mut after = Staff::clone(&before);
         if let Some(login) = &patch.login {
             let login = parse_login(login)?;
