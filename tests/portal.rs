@@ -443,7 +443,179 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
     assert!(!session.contains("Secure"), "plain HTTP: {session}");
 }
 
+async fn the_audit_log_filters_pages_and_escapes(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let app = TestApp::start(&storage, false).await;
+    let name = "<script>alert('dept')</script>";
+    let department = app.create_department(None, name, "team").await;
+    // Enough entries for a second page.
+    for index in 0..60 {
+        app.create_department(Some(&department), &format!("team {index}"), "team")
+            .await;
+    }
+    let renamed = app
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/admin/departments/{department}"),
+            Some(json!({"name": "Sales & <b>Marketing</b>"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+
+    let browser = Browser::start("en").await;
+    browser.goto(&format!("{}/admin/audit", app.base)).await;
+    browser.sign_in("admin", common::ADMIN_PASSWORD).await;
+    // Back where the person was going, with the newest entry first.
+    browser.wait_for_path("/admin/audit").await;
+    let first_action = browser
+        .text(".audit-table > tbody > tr:first-child code")
+        .await;
+    assert_eq!(first_action, "department.update");
+    // Names are text: shown as typed, never as markup.
+    assert_eq!(
+        browser
+            .text(".audit-table > tbody > tr:first-child .entity-name")
+            .await,
+        "Sales & <b>Marketing</b>"
+    );
+    browser
+        .find(".audit-table > tbody > tr:first-child summary")
+        .await
+        .click()
+        .await
+        .expect("open");
+    assert_eq!(
+        browser
+            .text(".audit-table > tbody > tr:first-child td.before")
+            .await,
+        name
+    );
+    let injected = browser
+        .client
+        .execute(
+            "return document.querySelectorAll('.content script, .content b').length",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(injected, json!(0));
+
+    // Filtering by source swaps the results (htmx) and keeps the URL shareable.
+    browser
+        .find("#f-source option[value=portal]")
+        .await
+        .click()
+        .await
+        .expect("choose");
+    browser.wait_for_path("/admin/audit?source=portal").await;
+    let empty = browser.text("#audit-results .empty-title").await;
+    assert_eq!(empty, "No entries match these filters.");
+    // A bad filter is named, not an error page.
+    browser
+        .goto(&format!("{}/admin/audit?entity_id=nope", app.base))
+        .await;
+    let error = browser
+        .text("#audit-results .alert[data-field=entity_id]")
+        .await;
+    assert!(error.contains("not a valid id"), "{error}");
+
+    // Signing out is audited with source `portal`; an entity's history is one click away.
+    browser
+        .find(".topbar form button")
+        .await
+        .click()
+        .await
+        .expect("sign out");
+    browser.wait_for_path("/admin/login").await;
+    browser.sign_in("admin", common::ADMIN_PASSWORD).await;
+    browser.wait_for_path("/admin").await;
+    browser
+        .goto(&format!(
+            "{}/admin/audit?source=portal&actor=admin",
+            app.base
+        ))
+        .await;
+    assert_eq!(
+        browser
+            .text(".audit-table > tbody > tr:first-child code")
+            .await,
+        "account.revoke_tokens"
+    );
+    assert_eq!(browser.find_all_count(".audit-table > tbody > tr").await, 1);
+    browser
+        .goto(&format!("{}/admin/audit?entity_id={department}", app.base))
+        .await;
+    assert_eq!(browser.find_all_count(".audit-table > tbody > tr").await, 2);
+
+    // Paging backwards by entry id.
+    browser.goto(&format!("{}/admin/audit", app.base)).await;
+    assert_eq!(
+        browser.find_all_count(".audit-table > tbody > tr").await,
+        50
+    );
+    browser.find("#older").await.click().await.expect("older");
+    browser.wait_for_path("/admin/audit?before=").await;
+    assert!(browser.find_all_count(".audit-table > tbody > tr").await >= 12);
+}
+
+async fn the_api_reference_renders_the_document(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let app = TestApp::start(&storage, false).await;
+    let browser = Browser::start("zh-CN").await;
+    browser.goto(&format!("{}/api/docs", app.base)).await;
+    assert_eq!(
+        browser.text("h1").await.split(' ').next(),
+        Some("Switchboard")
+    );
+    assert_eq!(browser.text(".docs-nav .nav-heading").await, "接口");
+    let login = browser.text("#op-post-api-v1-auth-login .op-path").await;
+    assert_eq!(login, "/api/v1/auth/login");
+    // The body names its schema, linked to the schema's fields.
+    let body = browser
+        .find("#op-post-api-v1-auth-login a[href='#schema-LoginRequest']")
+        .await;
+    assert_eq!(body.text().await.expect("text"), "LoginRequest");
+    body.click().await.expect("link");
+    assert!(
+        browser
+            .text("#schema-LoginRequest")
+            .await
+            .contains("password")
+    );
+}
+
+/// The logins README.md lists for trying the portal have the powers it says.
+async fn the_demo_personas_have_the_documented_powers(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let app = TestApp::start(&storage, true).await;
+    let readme = include_str!("../README.md");
+    for (login, powers) in [
+        ("liugang", json!(["directory", "access"])),
+        ("kate.king", json!(["directory"])),
+        ("yuanyuhan", json!(["access"])),
+        ("shansiyuan", json!([])),
+    ] {
+        assert!(
+            readme.contains(&format!("`{login}`")),
+            "README lists {login}"
+        );
+        let reply = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"login": login, "password": switchboard::demo::DEMO_PASSWORD})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{login}: {}", reply.body);
+        assert_eq!(reply.body["admin_powers"], powers, "{login}");
+    }
+}
+
 crate::on_both_backends!(
+    the_demo_personas_have_the_documented_powers,
+    the_audit_log_filters_pages_and_escapes,
+    the_api_reference_renders_the_document,
     sign_in_lands_on_the_dashboard,
     an_ended_session_signs_in_again_and_returns,
     forms_without_the_csrf_token_are_refused,

@@ -27,3 +27,4 @@ mod ldap_jobs;
 mod openapi_schemathesis;
 mod portal;
 mod portal_hr;
+mod portal_screenshots;

@@ -38,8 +38,8 @@ pub struct Datum {
     pub show_label: bool,
 }
 
-const WIDTH: f64 = 560.0;
-const HEIGHT: f64 = 180.0;
+const WIDTH: f64 = 460.0;
+const HEIGHT: f64 = 170.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 22.0;
 const LEFT: f64 = 36.0;

@@ -157,6 +157,11 @@ impl Tr {
         text
     }
 
+    /// The string for `key` with its `{count}` filled in.
+    pub fn n(&self, key: &str, count: usize) -> String {
+        self.f(key, &[("count", &count)])
+    }
+
     pub fn lang(&self) -> Lang {
         self.0
     }
@@ -196,7 +201,7 @@ mod tests {
                 .filter(|line| !line.trim_start().starts_with("//"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            for marker in ["tr.t(", "tr.f("] {
+            for marker in ["tr.t(", "tr.f(", "tr.n("] {
                 for piece in code.split(marker).skip(1) {
                     let Some(quoted) = piece.trim_start().strip_prefix('"') else {
                         continue; // a key computed elsewhere (e.g. `power_key`)

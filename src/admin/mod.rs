@@ -26,7 +26,9 @@
 //!    `icons.rs`. Link only pages that exist.
 //! 6. **Tests**: a browser test in `tests/portal*.rs` (see `tests/common/browser.rs`).
 
+mod api_docs;
 mod assets;
+mod audit;
 mod chart;
 mod dashboard;
 mod error;
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let portal = Router::new()
         .route("/admin", get(dashboard::show))
         .route("/admin/", get(dashboard::show))
+        .route("/admin/audit", get(audit::show))
         .route("/admin/login", get(login::form_page).post(login::submit))
         .route("/admin/logout", post(login::logout))
         .route("/admin/org", get(org::show))
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(portal)
         .route("/", get(landing::show))
         .route("/lang", get(login::switch_language))
+        .route("/api/docs", get(api_docs::show))
         .route("/assets/{name}", get(assets::serve))
 }
 

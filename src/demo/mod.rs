@@ -119,6 +119,20 @@ pub async fn seed_if_empty(
         .await?;
     access.apply(&actor, demo_policy(directory, &ids)).await?;
     tracing::info!(staff = replica_staff.len(), "demo company seeded");
+    let login = |id: Option<StaffId>| {
+        id.and_then(|id| directory.read().staff(id).map(|s| s.login.clone()))
+            .unwrap_or_default()
+    };
+    // On the console, like the admin password: who to sign in as to try each part.
+    println!(
+        "\n  Demo company seeded. Sign in at /admin with password {DEMO_PASSWORD} as:\n  \
+         HR admin:       {}\n  IT admin:       {}\n  all powers:     {}\n  \
+         employee (no admin rights): {}\n",
+        login(ids.hr_head),
+        login(ids.it_head),
+        login(ids.cto),
+        login(ids.employee),
+    );
     Ok(true)
 }
 
@@ -159,14 +173,21 @@ fn field_definitions() -> Vec<FieldDefinition> {
 /// Ids the demo policy refers to.
 pub struct DemoIds {
     pub departments: HashMap<&'static str, DepartmentId>,
+    /// The HR admin (directory power only): the head of Human Resources.
     pub hr_head: Option<StaffId>,
+    /// The IT admin (access power only): the head of Infrastructure.
+    pub it_head: Option<StaffId>,
+    /// The administrator with every power: the CTO.
+    pub cto: Option<StaffId>,
+    /// An employee without admin rights, for trying the "no access" side.
+    pub employee: Option<StaffId>,
 }
 
 /// Builds the company in one stage.
 fn build_company(stage: &mut Stage<'_>) -> Result<DemoIds, DirectoryError> {
     let mut ids = HashMap::new();
     let mut people = names::People::new(20261125, "stellar.example.com");
-    let mut hr_head = None;
+    let (mut hr_head, mut it_head, mut cto, mut employee) = (None, None, None, None);
     let mut employee_no = 1000;
     let offices = [
         "北京 Beijing",
@@ -243,27 +264,30 @@ fn build_company(stage: &mut Stage<'_>) -> Result<DemoIds, DirectoryError> {
                 source: None,
                 ldap: None,
             })?;
-            if *key == "hr" && index == 0 {
-                hr_head = Some(created.id);
+            match (*key, index) {
+                ("hr", 0) => hr_head = Some(created.id),
+                ("infra", 0) => it_head = Some(created.id),
+                ("exec", 1) => cto = Some(created.id),
+                ("backend", 1) => employee = Some(created.id),
+                _ => {}
             }
         }
     }
     Ok(DemoIds {
         departments: ids,
         hr_head,
+        it_head,
+        cto,
+        employee,
     })
 }
 
-fn role(name: &str, description: &str, is_admin: bool) -> Role {
+fn role(name: &str, description: &str, powers: crate::auth::Powers) -> Role {
     Role {
         id: RoleId(uuid::Uuid::now_v7()),
         name: name.into(),
         description: description.into(),
-        powers: if is_admin {
-            crate::auth::Powers::ALL
-        } else {
-            crate::auth::Powers::NONE
-        },
+        powers,
     }
 }
 
@@ -287,21 +311,43 @@ fn rule(
 /// Roles and rules that make contact lists differ: employees see the company but not the
 /// executives and not phone numbers; interns see their own part of the tree and the support
 /// departments; contractors only their own department; HR and executives see everything.
+/// Three people administer: the head of HR (HR admin: the directory), the head of
+/// Infrastructure (IT admin: access and integrations) and the CTO (every power).
 fn demo_policy(directory: &Directory, ids: &DemoIds) -> Vec<PolicyChange> {
-    let employee = role("员工 Employee", "Everyone on the payroll", false);
-    let intern = role("实习生 Intern", "Interns", false);
-    let contractor = role("外包 Contractor", "Contractors", false);
-    let hr = role("人事 HR", "Human resources", false);
-    let executive = role("高管 Executive", "Executives", false);
+    use crate::auth::{AdminPower, Powers};
+    let employee = role("员工 Employee", "Everyone on the payroll", Powers::NONE);
+    let intern = role("实习生 Intern", "Interns", Powers::NONE);
+    let contractor = role("外包 Contractor", "Contractors", Powers::NONE);
+    let hr = role("人事 HR", "Human resources", Powers::NONE);
+    let executive = role("高管 Executive", "Executives", Powers::NONE);
     let admin = role(
         "管理员 Administrator",
-        "May use the admin portal and API",
-        true,
+        "Every admin power: the portal and API, HR's and IT's parts",
+        Powers::ALL,
     );
-    let mut changes: Vec<PolicyChange> = [&employee, &intern, &contractor, &hr, &executive, &admin]
-        .iter()
-        .map(|r| PolicyChange::PutRole((*r).clone()))
-        .collect();
+    let hr_admin = role(
+        "人事管理员 HR admin",
+        "Edits the org chart and staff (the directory power)",
+        Powers::from_list([AdminPower::Directory]),
+    );
+    let it_admin = role(
+        "IT 管理员 IT admin",
+        "Roles, visibility rules, LDAP and messaging (the access power)",
+        Powers::from_list([AdminPower::Access]),
+    );
+    let mut changes: Vec<PolicyChange> = [
+        &employee,
+        &intern,
+        &contractor,
+        &hr,
+        &executive,
+        &admin,
+        &hr_admin,
+        &it_admin,
+    ]
+    .iter()
+    .map(|r| PolicyChange::PutRole((*r).clone()))
+    .collect();
 
     for dept_type in ["company", "business", "team", "region", "support"] {
         changes.push(rule(
@@ -411,6 +457,12 @@ fn demo_policy(directory: &Directory, ids: &DemoIds) -> Vec<PolicyChange> {
             roles.push(&hr);
         }
         if Some(person.id) == ids.hr_head {
+            roles.push(&hr_admin);
+        }
+        if Some(person.id) == ids.it_head {
+            roles.push(&it_admin);
+        }
+        if Some(person.id) == ids.cto {
             roles.push(&admin);
         }
         for r in roles {

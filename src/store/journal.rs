@@ -57,6 +57,21 @@ impl EntityKind {
             Self::LdapRun => "ldap_run",
         }
     }
+
+    pub const ALL: [EntityKind; 8] = [
+        Self::Department,
+        Self::Staff,
+        Self::Account,
+        Self::Role,
+        Self::Rule,
+        Self::Assignment,
+        Self::FieldDefinition,
+        Self::LdapRun,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 /// Whether a changed entity now exists (upsert) or is gone (remove).
@@ -87,6 +102,18 @@ impl Source {
             Self::Demo => "demo",
             Self::System => "system",
         }
+    }
+
+    pub const ALL: [Source; 5] = [
+        Self::Portal,
+        Self::Api,
+        Self::Ldap,
+        Self::Demo,
+        Self::System,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -150,6 +177,15 @@ pub struct AuditRecord {
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub entity_id: Option<Uuid>,
+    /// Only entries by this actor (their login, `admin`, `ldap`, `system`, …).
+    pub actor: Option<String>,
+    /// Only entries about this kind of entity (`department`, `staff`, …).
+    pub entity_kind: Option<EntityKind>,
+    pub source: Option<Source>,
+    /// Only entries at or after this time (Unix milliseconds).
+    pub since: Option<i64>,
+    /// Only entries before this time (Unix milliseconds).
+    pub until: Option<i64>,
     /// Only entries with an id below this one (for paging backwards).
     pub before_id: Option<i64>,
     pub limit: u64,
@@ -336,6 +372,21 @@ impl Journal {
         }
         if let Some(before) = query.before_id {
             select = select.filter(audit_row::Column::Id.lt(before));
+        }
+        if let Some(actor) = &query.actor {
+            select = select.filter(audit_row::Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(kind) = query.entity_kind {
+            select = select.filter(audit_row::Column::EntityKind.eq(kind.as_str()));
+        }
+        if let Some(source) = query.source {
+            select = select.filter(audit_row::Column::Source.eq(source.as_str()));
+        }
+        if let Some(since) = query.since {
+            select = select.filter(audit_row::Column::At.gte(since));
+        }
+        if let Some(until) = query.until {
+            select = select.filter(audit_row::Column::At.lt(until));
         }
         let rows = select
             .limit(query.limit.clamp(1, 1000))

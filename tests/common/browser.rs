@@ -107,6 +107,15 @@ impl Browser {
         self.find(css).await.text().await.expect("text")
     }
 
+    /// How many elements match `css` now.
+    pub async fn find_all_count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|all| all.len())
+            .unwrap_or(0)
+    }
+
     /// Fills the login form and submits it.
     pub async fn sign_in(&self, login: &str, password: &str) {
         self.find("#login")

@@ -1,0 +1,89 @@
+//! Screenshots of every portal page in Chinese and English (`scripts/screenshots`): starts the
+//! demo company, sends a few chat messages so the dashboard has something to draw, signs in as
+//! the demo administrator and saves PNGs (1280x900) to `docs/screenshots/`. Ignored by the
+//! suite: it writes into the source tree.
+
+use crate::common;
+
+use common::{Backend, Storage, TestApp, browser::Browser};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots; run scripts/screenshots"]
+async fn portal_screenshots() {
+    let out = std::env::var("SCREENSHOTS_DIR").map_or_else(
+        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&out).expect("screenshot folder");
+    let storage = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&storage, true).await;
+
+    // A few employees chat in their department, so "messages today" is not zero.
+    let staff = app
+        .admin(Method::GET, "/api/v1/admin/staff?limit=40", None)
+        .await;
+    let logins: Vec<String> = staff.body["items"]
+        .as_array()
+        .expect("staff")
+        .iter()
+        .filter(|s| s["staff_type"] == "employee")
+        .filter_map(|s| s["login"].as_str().map(str::to_owned))
+        .take(6)
+        .collect();
+    for (index, login) in logins.iter().enumerate() {
+        let token = app.login(login, switchboard::demo::DEMO_PASSWORD).await;
+        let chats = app
+            .call(Method::GET, "/api/v1/im/conversations", Some(&token), None)
+            .await;
+        let Some(chat) = chats.body[0]["id"].as_str() else {
+            continue;
+        };
+        for n in 0..=index {
+            let sent = app
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/im/conversations/{chat}/messages"),
+                    Some(&token),
+                    Some(
+                        json!({"client_msg_id": format!("shot-{index}-{n}"), "kind": "text",
+                        "body": {"text": "早上好 Good morning"}}),
+                    ),
+                )
+                .await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        }
+    }
+
+    for (lang, code) in [("zh-CN", "zh"), ("en-US", "en")] {
+        let browser = Browser::start(lang).await;
+        let shot = |name: &str| out.join(format!("{name}-{code}.png"));
+        browser.goto(&format!("{}/", app.base)).await;
+        browser.find("#card-portal").await;
+        browser.screenshot(&shot("landing")).await;
+        browser.goto(&format!("{}/admin", app.base)).await;
+        browser.find("#sign-in").await;
+        browser.screenshot(&shot("login")).await;
+        browser.sign_in("admin", common::ADMIN_PASSWORD).await;
+        browser.wait_for_path("/admin").await;
+        browser.find("[data-stat=people]").await;
+        browser.screenshot(&shot("dashboard")).await;
+        browser.goto(&format!("{}/admin/audit", app.base)).await;
+        browser.find(".audit-table").await;
+        browser.screenshot(&shot("audit")).await;
+        browser.goto(&format!("{}/api/docs", app.base)).await;
+        browser.find(".docs-main").await;
+        browser.screenshot(&shot("api-docs")).await;
+
+        // An employee without admin rights.
+        let employee = Browser::start(lang).await;
+        employee.goto(&format!("{}/admin", app.base)).await;
+        employee
+            .sign_in(&logins[0], switchboard::demo::DEMO_PASSWORD)
+            .await;
+        employee.find("#message-title").await;
+        employee.screenshot(&shot("no-access")).await;
+    }
+    println!("screenshots in {}", out.display());
+}
