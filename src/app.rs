@@ -246,6 +246,7 @@ pub fn router(state: AppState) -> Router {
     });
     api::router()
         .merge(admin::router(state.clone()))
+        .merge(crate::webapp::router())
         .fallback(api::not_found)
         .layer(middleware::from_fn(admin::security_headers))
         .layer(middleware::from_fn_with_state(

@@ -17,3 +17,4 @@ pub mod locks;
 pub mod observability;
 pub mod state;
 pub mod store;
+pub mod webapp;

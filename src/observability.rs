@@ -49,6 +49,38 @@ where
 pub struct Metrics {
     requests_by_class: [AtomicU64; 5],
     request_micros_total: AtomicU64,
+    /// Contact-list answers by kind (`ContactSync`): shows whether clients pull deltas or
+    /// keep re-downloading snapshots.
+    contact_syncs: [AtomicU64; 4],
+}
+
+/// What a contact-list request was answered with.
+#[derive(Debug, Clone, Copy)]
+pub enum ContactSync {
+    Snapshot,
+    /// `304` to a snapshot request with a current `If-None-Match`.
+    NotModified,
+    Delta,
+    /// A delta answer with `reset: true`.
+    Reset,
+}
+
+impl ContactSync {
+    const ALL: [ContactSync; 4] = [
+        ContactSync::Snapshot,
+        ContactSync::NotModified,
+        ContactSync::Delta,
+        ContactSync::Reset,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Snapshot => "snapshot",
+            Self::NotModified => "not_modified",
+            Self::Delta => "delta",
+            Self::Reset => "reset",
+        }
+    }
 }
 
 impl Metrics {
@@ -57,6 +89,10 @@ impl Metrics {
         self.requests_by_class[class].fetch_add(1, Ordering::Relaxed);
         self.request_micros_total
             .fetch_add(elapsed_micros, Ordering::Relaxed);
+    }
+
+    pub fn record_contact_sync(&self, kind: ContactSync) {
+        self.contact_syncs[kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counters in Prometheus text format.
@@ -78,6 +114,17 @@ impl Metrics {
              switchboard_http_request_seconds_total {:.6}\n",
             self.request_micros_total.load(Ordering::Relaxed) as f64 / 1e6
         ));
+        out.push_str(
+            "# HELP switchboard_contacts_sync_total Contact-list requests answered, by answer.\n\
+             # TYPE switchboard_contacts_sync_total counter\n",
+        );
+        for kind in ContactSync::ALL {
+            out.push_str(&format!(
+                "switchboard_contacts_sync_total{{answer=\"{}\"}} {}\n",
+                kind.label(),
+                self.contact_syncs[kind as usize].load(Ordering::Relaxed)
+            ));
+        }
         out
     }
 }

@@ -28,3 +28,4 @@ mod openapi_schemathesis;
 mod portal;
 mod portal_hr;
 mod portal_screenshots;
+mod webapp;

@@ -12,12 +12,24 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    bytes: &'static [u8],
+/// One embedded file.
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub bytes: &'static [u8],
     /// The first 16 hex digits of the SHA-256 of `bytes`.
-    hash: String,
+    pub hash: String,
+}
+
+impl Asset {
+    pub fn new(name: &'static str, content_type: &'static str, bytes: &'static [u8]) -> Self {
+        Self {
+            name,
+            content_type,
+            bytes,
+            hash: hex::encode(&Sha256::digest(bytes)[..8]),
+        }
+    }
 }
 
 macro_rules! asset {
@@ -43,12 +55,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("favicon.svg", "img/favicon.svg", "image/svg+xml"),
     ]
     .into_iter()
-    .map(|(name, content_type, bytes)| Asset {
-        name,
-        content_type,
-        bytes,
-        hash: hex::encode(&Sha256::digest(bytes)[..8]),
-    })
+    .map(|(name, content_type, bytes)| Asset::new(name, content_type, bytes))
     .collect()
 });
 
@@ -75,11 +82,17 @@ pub async fn serve(
     Query(version): Query<Version>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(asset) = find(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+    match find(&name) {
+        Some(asset) => respond(asset, version.v.as_deref(), &headers),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The answer for an embedded file asked for with `?v=<version>` (the web client's assets
+/// are served the same way).
+pub fn respond(asset: &Asset, version: Option<&str>, headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", asset.hash);
-    let cache = if version.v.as_deref() == Some(asset.hash.as_str()) {
+    let cache = if version == Some(asset.hash.as_str()) {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"

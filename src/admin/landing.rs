@@ -1,5 +1,5 @@
-//! The landing page (`/`): what this server offers and where to go — the admin portal and the
-//! API reference. (The employee web client gets its card when it exists.)
+//! The landing page (`/`): what this server offers and where to go — the employee web client,
+//! the admin portal and the API reference.
 
 use askama::Template;
 use axum::{http::HeaderMap, response::Response};

@@ -27,7 +27,7 @@
 //! 6. **Tests**: a browser test in `tests/portal*.rs` (see `tests/common/browser.rs`).
 
 mod api_docs;
-mod assets;
+pub mod assets;
 mod audit;
 mod chart;
 mod dashboard;

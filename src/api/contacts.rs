@@ -16,6 +16,7 @@ use super::{ApiError, ApiPath, ApiQuery, Caller, ErrorBody};
 use crate::{
     contacts::{ContactStaff, Delta, SearchResult, Snapshot},
     directory::StaffId,
+    observability::ContactSync,
     state::AppState,
     store::Version,
 };
@@ -55,8 +56,10 @@ pub async fn snapshot(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
     if matches {
+        state.metrics.record_contact_sync(ContactSync::NotModified);
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
+    state.metrics.record_contact_sync(ContactSync::Snapshot);
     Ok((
         [
             (
@@ -103,7 +106,13 @@ pub async fn delta(
                 params.since
             ))
         })?;
-    Ok(Json(state.contacts.delta(staff, Version(since))?))
+    let delta = state.contacts.delta(staff, Version(since))?;
+    state.metrics.record_contact_sync(if delta.reset {
+        ContactSync::Reset
+    } else {
+        ContactSync::Delta
+    });
+    Ok(Json(delta))
 }
 
 /// The newest version, for cheap polling.
