@@ -56,6 +56,8 @@ async fn portal_screenshots() {
         }
     }
 
+    let it_pages = it_pages(&app).await;
+
     for (lang, code) in [("zh-CN", "zh"), ("en-US", "en")] {
         let browser = Browser::start(lang).await;
         let shot = |name: &str| out.join(format!("{name}-{code}.png"));
@@ -75,6 +77,11 @@ async fn portal_screenshots() {
         browser.goto(&format!("{}/api/docs", app.base)).await;
         browser.find(".docs-main").await;
         browser.screenshot(&shot("api-docs")).await;
+        for (name, path, ready) in &it_pages {
+            browser.goto(&format!("{}{path}", app.base)).await;
+            browser.find(ready).await;
+            browser.screenshot(&shot(name)).await;
+        }
 
         // An employee without admin rights.
         let employee = Browser::start(lang).await;
@@ -86,4 +93,65 @@ async fn portal_screenshots() {
         employee.screenshot(&shot("no-access")).await;
     }
     println!("screenshots in {}", out.display());
+}
+
+/// IT's pages: (file name, path, an element that is there once the page is complete).
+async fn it_pages(app: &TestApp) -> Vec<(&'static str, String, &'static str)> {
+    let get = |path: &'static str| async move { app.admin(Method::GET, path, None).await.body };
+    let roles = get("/api/v1/admin/roles").await;
+    let employee = roles
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["name"].as_str().is_some_and(|n| n.ends_with("Employee")))
+        .and_then(|r| r["id"].as_str())
+        .expect("the employee role")
+        .to_owned();
+    let rules = get("/api/v1/admin/rules").await;
+    let rule = rules
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["role_id"].as_str() == Some(employee.as_str()) && r["effect"] == "allow")
+        .and_then(|r| r["id"].as_str())
+        .expect("an employee rule")
+        .to_owned();
+    let departments = get("/api/v1/admin/departments").await;
+    let sales = departments["items"]
+        .as_array()
+        .expect("departments")
+        .iter()
+        .find(|d| d["name"].as_str().is_some_and(|n| n.ends_with("Sales")))
+        .and_then(|d| d["id"].as_str())
+        .expect("sales")
+        .to_owned();
+    let staff = get("/api/v1/admin/staff?limit=1000").await;
+    let intern = staff["items"]
+        .as_array()
+        .expect("staff")
+        .iter()
+        .find(|s| s["staff_type"] == "intern")
+        .and_then(|s| s["login"].as_str())
+        .expect("an intern")
+        .to_owned();
+    vec![
+        ("roles", "/admin/roles".into(), "#roles"),
+        ("role", format!("/admin/roles/{employee}"), "#role-people"),
+        ("rules", "/admin/rules".into(), ".rules-table"),
+        (
+            "rule-edit",
+            format!("/admin/rules/{rule}"),
+            "#effect-figures",
+        ),
+        (
+            "rule-builder",
+            format!("/admin/rules/new?effect=deny&kind=subtree&department={sales}"),
+            "#effect-figures",
+        ),
+        (
+            "view-as",
+            format!("/admin/view-as?staff={intern}"),
+            "#view-as-list",
+        ),
+    ]
 }

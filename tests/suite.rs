@@ -27,5 +27,6 @@ mod ldap_jobs;
 mod openapi_schemathesis;
 mod portal;
 mod portal_hr;
+mod portal_it;
 mod portal_screenshots;
 mod webapp;

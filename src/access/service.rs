@@ -206,6 +206,34 @@ impl Access {
         }
     }
 
+    /// What `apply` would make of the policy, without storing or enforcing anything: the same
+    /// planning and checks (a refusal is the error `apply` would give), with the profiles read
+    /// from a scratch enforcer loaded with the candidate policy. Returns the policy in force
+    /// and the candidate, for `Contacts::policy_effect`.
+    pub async fn dry_run(
+        &self,
+        changes: &[PolicyChange],
+    ) -> Result<(Arc<PolicySnapshot>, PolicySnapshot), AccessError> {
+        let old = self.snapshot();
+        let mut candidate = old.policy.clone();
+        let mut effects = Effects::default();
+        for change in changes {
+            self.plan(&mut candidate, change, &mut effects)?;
+        }
+        let model = DefaultModel::from_str(MODEL).await?;
+        let mut scratch =
+            Enforcer::new(model, TableAdapter::new(Arc::new(candidate.clone()))).await?;
+        scratch.enable_auto_save(false);
+        let new = old.rebuild(
+            candidate,
+            &scratch,
+            Some(&effects.touched_roles),
+            effects.holders_changed,
+        )?;
+        self.refuse_blinding_admins(&old, &new)?;
+        Ok((old, new))
+    }
+
     async fn check_and_persist(
         &self,
         txn: &crate::store::WriteTxn<'_>,

@@ -62,6 +62,12 @@ pub fn svg(name: &str) -> &'static str {
             r#"<path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3"/><path d="M10 16l-4-4 4-4M6 12h10"/>"#,
             "</svg>"
         ),
+        "rules" => concat!(head!(), r#"<path d="M4 5h16l-6 7v6l-4 2v-8z"/>"#, "</svg>"),
+        "eye" => concat!(
+            head!(),
+            r#"<path d="M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z"/><circle cx="12" cy="12" r="3"/>"#,
+            "</svg>"
+        ),
         _ => concat!(head!(), r#"<circle cx="12" cy="12" r="8"/>"#, "</svg>"),
     }
 }

@@ -36,6 +36,7 @@ pub mod form;
 mod headers;
 pub mod i18n;
 mod icons;
+mod it;
 mod landing;
 mod login;
 mod nav;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/org/{id}/reorder", post(org::reorder))
         .route("/admin/org/{id}/move", post(org::move_to))
         .route("/admin/org/{id}/delete", post(org::delete))
+        .merge(it::router())
         .route("/admin/{*rest}", get(not_found).post(not_found))
         .route_layer(middleware::from_fn_with_state(state, form::require_csrf));
     Router::new()

@@ -49,7 +49,26 @@ pub const SECTIONS: &[NavSection] = &[
     NavSection {
         heading: "nav.section.access",
         power: Some(AdminPower::Access),
-        entries: &[],
+        entries: &[
+            NavEntry {
+                id: "roles",
+                label: "nav.roles",
+                href: "/admin/roles",
+                icon: "shield",
+            },
+            NavEntry {
+                id: "rules",
+                label: "nav.rules",
+                href: "/admin/rules",
+                icon: "rules",
+            },
+            NavEntry {
+                id: "view_as",
+                label: "nav.view_as",
+                href: "/admin/view-as",
+                icon: "eye",
+            },
+        ],
     },
 ];
 

@@ -17,5 +17,5 @@ pub use class::ClassKey;
 pub use index::{EntryKey, EntryKind};
 pub use project::{ContactDepartment, ContactMembership, ContactStaff};
 pub use service::{Contacts, ViewStats};
-pub use state::{DeltaEntry, ViewError};
+pub use state::{DeltaEntry, PolicyEffect, ViewError};
 pub use wire::{Delta, DeltaChange, DeltaOp, EntryData, SearchResult, Snapshot};

@@ -333,6 +333,14 @@ impl Contacts {
         Ok(())
     }
 
+    /// What replacing the policy in force (`old`) by `new` would do to everyone's contact
+    /// list (`Access::dry_run` gives both), for showing a rule's effect before it is saved.
+    pub fn policy_effect(&self, old: &PolicySnapshot, new: &PolicySnapshot) -> super::PolicyEffect {
+        let replica = self.directory.read();
+        let state = self.state.read_or_recover();
+        state.policy_effect(old, new, &replica)
+    }
+
     /// The class a person is in and its size, for the admin preview.
     pub fn class_summary(&self, staff: StaffId) -> Result<(String, usize, usize), ViewError> {
         self.with_view(staff, |_, class, _| {

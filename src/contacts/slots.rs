@@ -143,6 +143,11 @@ impl BitSet {
         self.zip(other, |a, b| a ^ b)
     }
 
+    /// Slots in this set and not in `other`.
+    pub fn difference<'a>(&'a self, other: &'a BitSet) -> impl Iterator<Item = u32> + 'a {
+        self.zip(other, |a, b| a & !b)
+    }
+
     /// Slots in both sets.
     pub fn intersection<'a>(&'a self, other: &'a BitSet) -> impl Iterator<Item = u32> + 'a {
         self.zip(other, |a, b| a & b)

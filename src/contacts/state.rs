@@ -8,6 +8,9 @@ use std::{
 };
 
 mod delta;
+mod effect;
+
+pub use effect::PolicyEffect;
 
 use super::{
     class::{ClassKey, ClassView, Dirty, diff},

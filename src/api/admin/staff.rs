@@ -63,7 +63,7 @@ pub struct StaffPage {
     pub items: Vec<Staff>,
 }
 
-fn matches(person: &Staff, needle: &str) -> bool {
+pub(crate) fn matches(person: &Staff, needle: &str) -> bool {
     person.login.contains(needle)
         || person.display_name.to_lowercase().contains(needle)
         || person.pinyin_full.contains(needle)

@@ -334,7 +334,11 @@ pub async fn preview(
     _admin: Admin,
     ApiQuery(params): ApiQuery<PreviewParams>,
 ) -> Result<Json<Preview>, ApiError> {
-    let id = params.staff_id;
+    preview_of(&state, params.staff_id).map(Json)
+}
+
+/// The directory as person `id` sees it, and why (the portal's "view as" shows the same).
+pub fn preview_of(state: &AppState, id: StaffId) -> Result<Preview, ApiError> {
     if state.directory.read().staff(id).is_none() {
         return Err(ApiError::NotFound(format!("staff {id} not found")));
     }
@@ -344,7 +348,7 @@ pub async fn preview(
     let warnings = snapshot.dangling_references(&state.directory.read());
     let view = state.contacts.snapshot(id)?;
     let (class, department_count, staff_count) = state.contacts.class_summary(id)?;
-    Ok(Json(Preview {
+    Ok(Preview {
         staff_id: id,
         roles: roles
             .iter()
@@ -356,5 +360,5 @@ pub async fn preview(
         department_count,
         staff_count,
         view,
-    }))
+    })
 }
