@@ -1,6 +1,6 @@
 //! HR's portal pages in a real browser (headless Chromium over WebDriver): the org chart (tree,
 //! lazy children, search by pinyin, drag and drop of departments and people, the move and
-//! delete dialogs, the chart), stale edits caught in the portal and over the API (`If-Match`),
+//! delete dialogs, the chart) and a person's page, stale edits caught in the portal and over the API (`If-Match`),
 //! form errors next to their fields, both languages. On SQLite and PostgreSQL.
 
 use crate::common;
@@ -198,6 +198,27 @@ async fn hr_moves_a_person_by_drag_and_drop_and_the_delta_shows_it(backend: Back
     );
     assert!(browser.text("#member-list").await.contains("王五"));
 
+    // And gives them a new title on their page.
+    browser
+        .find(&format!(".member[data-id='{wang}'] a"))
+        .await
+        .click()
+        .await
+        .expect("open");
+    browser.wait_for_path(&format!("/admin/staff/{wang}")).await;
+    let title = browser.find("#f-title").await;
+    title.clear().await.expect("clear");
+    title.send_keys("架构师").await.expect("type");
+    browser
+        .find("#save-staff")
+        .await
+        .click()
+        .await
+        .expect("save");
+    browser
+        .wait_for_path(&format!("/admin/staff/{wang}?notice=saved"))
+        .await;
+
     // The employee's delta holds exactly the new department and the moved person.
     let delta = app
         .call(
@@ -225,6 +246,8 @@ async fn hr_moves_a_person_by_drag_and_drop_and_the_delta_shows_it(backend: Back
         got[1].2["departments"],
         json!([{"department_id": rnd, "order_key": 0, "primary": true}])
     );
+    assert_eq!(got[1].2["title"], "架构师");
+    assert_eq!(got[1].2["display_name"], "王五");
 
     // The audit log names the portal as the source.
     let audit = app

@@ -30,3 +30,4 @@ mod portal_hr;
 mod portal_it;
 mod portal_screenshots;
 mod webapp;
+mod portal_hr_staff;

@@ -44,6 +44,7 @@ mod org;
 mod page;
 mod posted;
 pub mod session;
+mod staff;
 
 pub use error::PortalError;
 pub use headers::{CONTENT_SECURITY_POLICY, security_headers};
@@ -74,6 +75,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/org/{id}/move", post(org::move_to))
         .route("/admin/org/{id}/delete", post(org::delete))
         .merge(it::router())
+        .route("/admin/staff", get(staff::list))
+        .route("/admin/staff/{id}", get(staff::edit_page).post(staff::save))
+        .route("/admin/staff/{id}/status", post(staff::set_status))
+        .route("/admin/staff/{id}/password", post(staff::password))
         .route("/admin/{*rest}", get(not_found).post(not_found))
         .route_layer(middleware::from_fn_with_state(state, form::require_csrf));
     Router::new()

@@ -24,6 +24,15 @@ impl Posted {
         Some(self.get(name).trim()).filter(|v| !v.is_empty())
     }
 
+    /// Every value of `name` (checkboxes, repeated fields).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The hidden `version` field of an edit form (the record's version when the page loaded).
     pub fn version(&self) -> Option<crate::store::Version> {
         self.get("version")

@@ -406,7 +406,14 @@ pub async fn search(
     drop(replica);
     // Only names of form fields we use may come back as a radio group's name.
     let pick = params.pick.filter(|p| {
-        ["parent", "children_target", "members_target", "department"].contains(&p.as_str())
+        [
+            "parent",
+            "children_target",
+            "members_target",
+            "department",
+            "add_department",
+        ]
+        .contains(&p.as_str())
     });
     page::render(&SearchFragment {
         tr: visitor.tr(),
