@@ -27,7 +27,7 @@ mod ldap_jobs;
 mod openapi_schemathesis;
 mod portal;
 mod portal_hr;
+mod portal_hr_staff;
 mod portal_it;
 mod portal_screenshots;
 mod webapp;
-mod portal_hr_staff;
