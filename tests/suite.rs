@@ -9,6 +9,7 @@ mod im_support;
 mod admin_powers;
 mod contacts_api;
 mod contacts_props;
+mod contacts_snapshots;
 mod contacts_views;
 mod directory_api;
 mod http_edges;

@@ -175,9 +175,18 @@ pub async fn run(staff: usize, departments: usize, role_count: usize) -> Result<
         bytes = contacts.render_snapshot(viewer)?.len();
         serve.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    contacts.snapshot_json(viewer)?;
+    // What the handler does: the first request streams and fills the cache, the next streams
+    // the cached chunks.
+    let sent = |body: switchboard::contacts::SnapshotBody| -> Result<usize, BoxError> {
+        let mut bytes = 0;
+        for chunk in body {
+            bytes += chunk?.len();
+        }
+        Ok(bytes)
+    };
+    sent(contacts.snapshot_body(viewer)?)?;
     let t = Instant::now();
-    contacts.snapshot_json(viewer)?;
+    sent(contacts.snapshot_body(viewer)?)?;
     let cached_ms = t.elapsed().as_secs_f64() * 1e3;
     // A typical viewer: one of the narrower roles (a department type and a subtree).
     let narrow = staff_ids[7];
@@ -266,32 +275,50 @@ pub async fn run(staff: usize, departments: usize, role_count: usize) -> Result<
 
     // 3b. Staff edits while the viewer's whole list is being served, one request after another
     // (each a cache miss: what every snapshot costs while HR is editing).
-    let quiet = timed_edits(&directory, &actor, &staff_ids, 100, "Quiet").await?;
-    let busy = {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let server = {
-            let (contacts, stop) = (contacts.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut served = 0usize;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    if contacts.render_snapshot(viewer).is_ok() {
-                        served += 1;
-                    }
+    let quiet = timed_edits(&directory, &actor, &staff_ids, 300, "Quiet").await?;
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let (contacts, stop, served) = (contacts.clone(), stop.clone(), served.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if contacts.render_snapshot(viewer).is_ok() {
+                    served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                served
-            })
-        };
-        let busy = timed_edits(&directory, &actor, &staff_ids, 100, "Busy").await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let served = server.join().map_err(|_| "snapshot thread panicked")?;
-        (busy?, served)
+            }
+        })
     };
-    let (mut busy, served) = busy;
+    // Edits in rounds until several whole snapshots went by (at most 20 rounds).
+    let mut busy = Vec::new();
+    for round in 0..20 {
+        match timed_edits(
+            &directory,
+            &actor,
+            &staff_ids,
+            100,
+            &format!("Busy {round}"),
+        )
+        .await
+        {
+            Ok(samples) => busy.extend(samples),
+            Err(error) => {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = server.join();
+                return Err(error);
+            }
+        }
+        if busy.len() >= 300 && served.load(std::sync::atomic::Ordering::Relaxed) >= 3 {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().map_err(|_| "snapshot thread panicked")?;
+    let served = served.load(std::sync::atomic::Ordering::Relaxed);
     let mut quiet = quiet;
     let (quiet_p50, busy_p50) = (percentile(&mut quiet, 0.5), percentile(&mut busy, 0.5));
     let (quiet_p99, busy_p99) = (percentile(&mut quiet, 0.99), percentile(&mut busy, 0.99));
     println!(
-        "snapshot in flight: {} staff edits while {served} full snapshots ({:.1} MB each) were served back to back: p50 {busy_p50:.2} ms, p99 {busy_p99:.2} ms, vs p50 {quiet_p50:.2} ms, p99 {quiet_p99:.2} ms alone: +{:.2} ms p50, +{:.2} ms p99 (goal < 5 ms)",
+        "snapshot in flight: {} staff edits while {served} full snapshots ({:.1} MB each) were serialised back to back: p50 {busy_p50:.2} ms, p99 {busy_p99:.2} ms, vs p50 {quiet_p50:.2} ms, p99 {quiet_p99:.2} ms alone: {:+.2} ms p50, {:+.2} ms p99 (goal < 5 ms)",
         busy.len(),
         bytes as f64 / 1e6,
         busy_p50 - quiet_p50,

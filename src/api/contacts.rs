@@ -4,6 +4,7 @@
 use crate::api::error::{BadRequest, Forbidden, NotFound, Unauthorized};
 use axum::{
     Json, Router,
+    body::Body,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -39,7 +40,8 @@ fn viewer(caller: &Caller) -> Result<StaffId, ApiError> {
 }
 
 /// The caller's whole contact list at one version. Sends `ETag`; answers `304` to a
-/// matching `If-None-Match`.
+/// matching `If-None-Match`. The body is written as the client reads it, from a frozen view
+/// of the list: a slow client holds up no writer.
 #[utoipa::path(get, path = "/api/v1/contacts/snapshot", tag = "contacts", security(("bearer" = [])),
     responses((status = 200, body = Snapshot), (status = 304, description = "unchanged since the ETag"), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn snapshot(
@@ -48,8 +50,8 @@ pub async fn snapshot(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let staff = viewer(&caller)?;
-    let (class, version, body) = state.contacts.snapshot_json(staff)?;
-    let etag = format!("\"{}.{}\"", class.0, version);
+    let body = state.contacts.snapshot_body(staff)?;
+    let etag = format!("\"{}.{}\"", body.class().0, body.version());
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -69,7 +71,7 @@ pub async fn snapshot(
             (header::ETAG, etag_value),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        body.as_ref().clone(),
+        Body::from_stream(futures_util::stream::iter(body)),
     )
         .into_response())
 }
@@ -157,7 +159,12 @@ pub async fn search(
         return Err(ApiError::BadRequest("q: at most 100 characters".into()));
     }
     let limit = crate::api::in_range("limit", params.limit, 50, 1, 200)?;
-    Ok(Json(state.contacts.search(staff, &params.q, limit)?))
+    // A scan of every person in the list: off the async workers.
+    let contacts = state.contacts.clone();
+    let found = tokio::task::spawn_blocking(move || contacts.search(staff, &params.q, limit))
+        .await
+        .map_err(|e| ApiError::Internal(format!("search task: {e}")))??;
+    Ok(Json(found))
 }
 
 /// One person in the caller's list. People outside it are `404`, exactly like unknown ids.

@@ -266,6 +266,7 @@ impl From<ViewError> for ApiError {
         match err {
             ViewError::FromTheFuture { .. } => Self::Conflict(format!("since: {err}")),
             ViewError::NoView => Self::Forbidden(err.to_string()),
+            ViewError::Serialise(_) => Self::Internal(err.to_string()),
         }
     }
 }

@@ -45,6 +45,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             replica.department_count(),
         )
     };
+    let snapshots = state.contacts.snapshots_in_flight();
     let mut text = state.metrics.render();
     state.im.render_metrics(&mut text);
     text.push_str(&format!(
@@ -53,7 +54,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          # HELP switchboard_staff Staff records in the directory.\n\
          # TYPE switchboard_staff gauge\nswitchboard_staff {staff}\n\
          # HELP switchboard_departments Departments in the directory.\n\
-         # TYPE switchboard_departments gauge\nswitchboard_departments {departments}\n"
+         # TYPE switchboard_departments gauge\nswitchboard_departments {departments}\n\
+         # HELP switchboard_contacts_snapshots_in_flight Snapshot bodies being sent, each \
+         holding the frozen view it started from.\n\
+         # TYPE switchboard_contacts_snapshots_in_flight gauge\n\
+         switchboard_contacts_snapshots_in_flight {snapshots}\n"
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

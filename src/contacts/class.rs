@@ -202,16 +202,6 @@ impl ClassView {
             .chain(self.staff.iter().map(|s| slots.key(EntryKind::Staff, s)))
     }
 
-    /// The parent a department is shown under in this class.
-    pub fn parent_of(
-        &self,
-        id: DepartmentId,
-        replica: &Replica,
-        slots: &SlotMaps,
-    ) -> Option<DepartmentId> {
-        parent_in(&self.departments, id, replica, slots)
-    }
-
     pub fn project_department(
         &self,
         id: DepartmentId,

@@ -5,10 +5,12 @@
 
 mod backlog;
 mod class;
+mod frozen;
 mod index;
 mod project;
 mod service;
 mod slots;
+mod snapshots;
 mod state;
 mod store;
 mod wire;
@@ -17,5 +19,6 @@ pub use class::ClassKey;
 pub use index::{EntryKey, EntryKind};
 pub use project::{ContactDepartment, ContactMembership, ContactStaff};
 pub use service::{Contacts, ViewStats};
+pub use snapshots::SnapshotBody;
 pub use state::{DeltaEntry, PolicyEffect, ViewError};
 pub use wire::{Delta, DeltaChange, DeltaOp, EntryData, SearchResult, Snapshot};

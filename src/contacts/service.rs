@@ -1,6 +1,8 @@
 //! The contacts service: keeps the view state in step with every directory and policy commit
 //! (as a listener, under the writer lock), answers snapshots, deltas, search and lookups from
 //! memory, and persists the derived history in the background (through a bounded backlog).
+//! Snapshots and search read a frozen view taken under the lock and do their work outside it:
+//! a 100,000-entry list being serialised never holds up a commit.
 
 use crate::locks::{MutexExt, RwLockExt};
 use std::{
@@ -11,11 +13,13 @@ use std::{
 use super::{
     backlog::{self, Backlog},
     class::{ClassKey, ClassView},
+    frozen::FrozenView,
     index::{EntryKey, EntryKind},
     project::ContactStaff,
+    snapshots::{SnapshotBody, SnapshotCache},
     state::{ContactsState, DeltaOutcome, UserView, ViewError},
     store,
-    wire::{Delta, SearchResult, Snapshot, build_snapshot, delta_change, snapshot_bytes},
+    wire::{Delta, SearchResult, Snapshot, SnapshotWriter, delta_change},
 };
 use crate::{
     access::{Access, PolicyListener, PolicySnapshot},
@@ -34,12 +38,6 @@ pub struct ViewStats {
     pub backlog: usize,
 }
 
-/// At most this many bytes of serialised snapshots are kept.
-const SNAPSHOT_CACHE_BYTES: usize = 64 << 20;
-
-/// A serialised snapshot of one class at one version.
-type CachedSnapshot = (Version, Arc<Vec<u8>>);
-
 /// The contacts service.
 pub struct Contacts {
     directory: Arc<Directory>,
@@ -47,7 +45,7 @@ pub struct Contacts {
     state: RwLock<ContactsState>,
     backlog: Arc<Backlog>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    snapshots: Mutex<HashMap<ClassKey, CachedSnapshot>>,
+    snapshots: Arc<SnapshotCache>,
     /// How long the last commit took to apply to every view, in nanoseconds.
     last_apply_nanos: std::sync::atomic::AtomicU64,
     /// Tells subscribers (the WebSocket gateway) the new version after each commit.
@@ -105,7 +103,7 @@ impl Contacts {
             state: RwLock::new(state),
             backlog,
             writer_task: Mutex::new(Some(task)),
-            snapshots: Mutex::new(HashMap::new()),
+            snapshots: Arc::default(),
             last_apply_nanos: std::sync::atomic::AtomicU64::new(0),
             changed: tokio::sync::broadcast::channel(64).0,
         }))
@@ -152,42 +150,64 @@ impl Contacts {
         Ok(f(&state, class, &replica))
     }
 
-    /// A person's whole contact list, as JSON, with the class and version it was built for
-    /// (the pair is the snapshot's ETag). Lists are cached per class and version.
-    pub fn snapshot_json(
-        &self,
-        staff: StaffId,
-    ) -> Result<(ClassKey, Version, Arc<Vec<u8>>), ViewError> {
-        self.with_view(staff, |state, class, replica| {
-            if let Some((version, bytes)) = self.snapshots.lock_or_recover().get(&class.key)
-                && *version == state.version
-            {
-                return (class.key.clone(), *version, bytes.clone());
+    /// A person's list as it is now, to read without the lock.
+    fn frozen(&self, staff: StaffId) -> Result<FrozenView, ViewError> {
+        let state = self.state.read_or_recover();
+        let class = state.class_of(staff).ok_or(ViewError::NoView)?;
+        Ok(FrozenView::capture(
+            state.version,
+            class,
+            &state.slots,
+            &state.entries,
+        ))
+    }
+
+    /// A person's whole contact list as a body of JSON chunks, with the class and version it
+    /// was built for (the pair is the snapshot's ETag). Written a chunk at a time as the client
+    /// reads, from a frozen view (no lock held); a class's list at a version already sent in
+    /// full is served from the cache.
+    pub fn snapshot_body(&self, staff: StaffId) -> Result<SnapshotBody, ViewError> {
+        let view = {
+            let state = self.state.read_or_recover();
+            let class = state.class_of(staff).ok_or(ViewError::NoView)?;
+            if let Some(chunks) = self.snapshots.get(&class.key, state.version) {
+                return Ok(SnapshotBody::cached(
+                    self.snapshots.clone(),
+                    class.key.clone(),
+                    state.version,
+                    chunks,
+                ));
             }
-            let bytes = Arc::new(snapshot_bytes(state.version, class, replica, &state.slots));
-            let mut cache = self.snapshots.lock_or_recover();
-            // Bounded by bytes: a whole-company list is tens of megabytes.
-            let held: usize = cache.values().map(|(_, b)| b.len()).sum();
-            if held + bytes.len() > SNAPSHOT_CACHE_BYTES {
-                cache.clear();
-            }
-            cache.insert(class.key.clone(), (state.version, bytes.clone()));
-            (class.key.clone(), state.version, bytes)
-        })
+            FrozenView::capture(state.version, class, &state.slots, &state.entries)
+        };
+        Ok(SnapshotBody::fresh(self.snapshots.clone(), view))
+    }
+
+    /// Snapshot bodies being sent now (each holding the frozen view it started from).
+    pub fn snapshots_in_flight(&self) -> usize {
+        self.snapshots.in_flight()
+    }
+
+    /// [`Self::snapshot_body`] as one buffer: what a client receives.
+    pub fn snapshot_json(&self, staff: StaffId) -> Result<(ClassKey, Version, Vec<u8>), ViewError> {
+        let body = self.snapshot_body(staff)?;
+        let (class, version) = (body.class().clone(), body.version());
+        let bytes = body
+            .into_vec()
+            .map_err(|e| ViewError::Serialise(e.to_string()))?;
+        Ok((class, version, bytes))
     }
 
     /// Serialises a person's whole list without the cache (what a cache miss costs).
     pub fn render_snapshot(&self, staff: StaffId) -> Result<Vec<u8>, ViewError> {
-        self.with_view(staff, |state, class, replica| {
-            snapshot_bytes(state.version, class, replica, &state.slots)
-        })
+        SnapshotWriter::new(self.frozen(staff)?)
+            .into_vec()
+            .map_err(|e| ViewError::Serialise(e.to_string()))
     }
 
     /// A person's whole contact list.
     pub fn snapshot(&self, staff: StaffId) -> Result<Snapshot, ViewError> {
-        self.with_view(staff, |state, class, replica| {
-            build_snapshot(state.version, class, replica, &state.slots)
-        })
+        Ok(self.frozen(staff)?.snapshot())
     }
 
     /// What changed for a person since `since`.
@@ -222,79 +242,23 @@ impl Contacts {
     }
 
     /// People in the viewer's list matching `query` by name, pinyin, initials, login, and (when
-    /// not masked for the viewer) email or phone.
+    /// not masked for the viewer) email or phone. The scan runs outside the lock; callers on an
+    /// async worker should run it with `spawn_blocking` (it reads every person in the list).
     pub fn search(
         &self,
         viewer: StaffId,
         query: &str,
         limit: usize,
     ) -> Result<SearchResult, ViewError> {
-        let needle = query.trim().to_lowercase();
-        let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
-        self.with_view(viewer, |state, class, replica| {
-            let masks = &class.profile.masks;
-            let emails_visible = !masks.hides(&crate::access::MaskedField::Emails);
-            let phones_visible = !masks.hides(&crate::access::MaskedField::Phones);
-            let mut hits: Vec<(u8, &crate::directory::Staff)> = class
-                .staff
-                .iter()
-                .filter_map(|slot| replica.staff(StaffId(state.slots.staff.id(slot))))
-                .filter_map(|s| {
-                    let name = s.display_name.to_lowercase();
-                    let rank = if needle.is_empty() {
-                        return None;
-                    } else if name == needle || s.login == needle {
-                        0
-                    } else if s.pinyin_initials.starts_with(&needle)
-                        || name.starts_with(&needle)
-                        || s.pinyin_full.starts_with(&needle)
-                    {
-                        1
-                    } else if name.contains(&needle)
-                        || s.pinyin_full.contains(&needle)
-                        || s.login.contains(&needle)
-                    {
-                        2
-                    } else if (emails_visible
-                        && s.emails.iter().any(|e| e.to_lowercase().contains(&needle)))
-                        || (phones_visible
-                            && digits.len() >= 3
-                            && s.phones.iter().any(|p| {
-                                p.chars()
-                                    .filter(char::is_ascii_digit)
-                                    .collect::<String>()
-                                    .contains(&digits)
-                            }))
-                    {
-                        3
-                    } else {
-                        return None;
-                    };
-                    Some((rank, s.as_ref()))
-                })
-                .collect();
-            hits.sort_by(|a, b| {
-                (a.0, &a.1.pinyin_full, &a.1.login).cmp(&(b.0, &b.1.pinyin_full, &b.1.login))
-            });
-            let total = hits.len();
-            let staff = hits
-                .into_iter()
-                .take(limit)
-                .filter_map(|(_, s)| class.project_staff(s.id, replica, &state.slots))
-                .collect();
-            SearchResult {
-                version: state.version.0,
-                total,
-                staff,
-            }
-        })
+        Ok(self.frozen(viewer)?.search(query, limit))
     }
 
     /// Evaluates a person's view from scratch (no materialised class) and serialises it: what
     /// serving would cost without view classes. For benchmarks.
     pub fn cold_view_json(&self, staff: StaffId) -> Result<usize, ViewError> {
-        self.with_view(staff, |state, class, replica| {
-            let mut slots = super::slots::SlotMaps::default();
+        let view = self.with_view(staff, |state, class, replica| {
+            // The same slot numbers (shared, not copied), so the entries can be read by slot.
+            let mut slots = state.slots.clone();
             let fresh = ClassView::build(
                 class.key.clone(),
                 class.profile.clone(),
@@ -302,9 +266,9 @@ impl Contacts {
                 replica,
                 &mut slots,
             );
-            let snapshot = build_snapshot(state.version, &fresh, replica, &slots);
-            serde_json::to_vec(&snapshot).map(|b| b.len()).unwrap_or(0)
-        })
+            FrozenView::capture(state.version, &fresh, &slots, &state.entries)
+        })?;
+        Ok(serde_json::to_vec(&view.snapshot()).map_or(0, |b| b.len()))
     }
 
     /// Forgets sync history older than `retention` (see `ContactsState::prune`).

@@ -2,15 +2,19 @@
 //! two bitsets (12.5 KB per 100,000 entries) instead of two hash sets (megabytes). Slots are
 //! never reused within a process: a deleted entry's bit is cleared in every class first.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use uuid::Uuid;
 
 use super::index::{EntryKey, EntryKind};
 
-/// Slot numbers of one kind of entry.
+/// Slot numbers of one kind of entry. A clone shares the maps (a frozen view takes one under
+/// the lock in O(1)); allocating a slot copies them only while such a clone is alive.
 #[derive(Debug, Default, Clone)]
-pub struct Slots {
+pub struct Slots(Arc<SlotTable>);
+
+#[derive(Debug, Default, Clone)]
+struct SlotTable {
     index: HashMap<Uuid, u32>,
     ids: Vec<Uuid>,
 }
@@ -18,21 +22,22 @@ pub struct Slots {
 impl Slots {
     /// The slot of `id`, allocating one if it has none.
     pub fn slot(&mut self, id: Uuid) -> u32 {
-        if let Some(slot) = self.index.get(&id) {
+        if let Some(slot) = self.0.index.get(&id) {
             return *slot;
         }
-        let slot = self.ids.len() as u32;
-        self.ids.push(id);
-        self.index.insert(id, slot);
+        let table = Arc::make_mut(&mut self.0);
+        let slot = table.ids.len() as u32;
+        table.ids.push(id);
+        table.index.insert(id, slot);
         slot
     }
 
     pub fn get(&self, id: Uuid) -> Option<u32> {
-        self.index.get(&id).copied()
+        self.0.index.get(&id).copied()
     }
 
     pub fn id(&self, slot: u32) -> Uuid {
-        self.ids[slot as usize]
+        self.0.ids[slot as usize]
     }
 }
 
@@ -104,17 +109,29 @@ impl BitSet {
 
     /// Every slot, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, word)| {
-            let mut w = *word;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let bit = w.trailing_zeros();
-                w &= w - 1;
-                Some(i as u32 * 64 + bit)
+        self.iter_from(0)
+    }
+
+    /// Every slot from `first` on, ascending.
+    pub fn iter_from(&self, first: u32) -> impl Iterator<Item = u32> + '_ {
+        let start = first as usize / 64;
+        // Bits below `first` in its word are masked off.
+        let low = !0u64 << (first % 64);
+        self.words
+            .iter()
+            .enumerate()
+            .skip(start)
+            .flat_map(move |(i, word)| {
+                let mut w = if i == start { *word & low } else { *word };
+                std::iter::from_fn(move || {
+                    if w == 0 {
+                        return None;
+                    }
+                    let bit = w.trailing_zeros();
+                    w &= w - 1;
+                    Some(i as u32 * 64 + bit)
+                })
             })
-        })
     }
 
     fn zip<'a>(
@@ -171,6 +188,11 @@ mod tests {
         assert_eq!(a.intersection(&b).collect::<Vec<_>>(), vec![70]);
         assert!(a.remove(3) && !a.remove(3) && !a.remove(99_999));
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![70]);
+        b.insert(64);
+        assert_eq!(b.iter_from(65).collect::<Vec<_>>(), vec![70, 200]);
+        assert_eq!(b.iter_from(64).collect::<Vec<_>>(), vec![64, 70, 200]);
+        assert_eq!(b.iter_from(201).count(), 0);
+        assert_eq!(b.iter_from(100_000).count(), 0);
     }
 
     #[test]

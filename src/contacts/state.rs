@@ -9,12 +9,14 @@ use std::{
 
 mod delta;
 mod effect;
+mod prune;
 
 pub use effect::PolicyEffect;
 
 use super::{
     class::{ClassKey, ClassView, Dirty, diff},
-    index::{ChangeIndex, EntryKey, EntryKind},
+    frozen::Entries,
+    index::{ChangeIndex, EntryKey},
     project::{ContactDepartment, ContactStaff},
     slots::{BitSet, SlotMaps},
 };
@@ -110,6 +112,8 @@ pub enum ViewError {
     FromTheFuture { since: Version, newest: Version },
     #[error("this account has no contact list (it is not a person in the directory)")]
     NoView,
+    #[error("could not serialise a contact list: {0}")]
+    Serialise(String),
 }
 
 /// Everything the contacts module keeps in memory.
@@ -121,6 +125,8 @@ pub struct ContactsState {
     pub classes: HashMap<ClassKey, ClassView>,
     pub users: HashMap<StaffId, UserView>,
     pub slots: SlotMaps,
+    /// The entries behind the slots, shared with frozen views.
+    pub entries: Entries,
     /// How many people each class has (a class with none stops being maintained).
     pub members: HashMap<ClassKey, usize>,
     pub outbox: Vec<Persist>,
@@ -157,6 +163,7 @@ impl ContactsState {
             version,
             ..Self::default()
         };
+        state.entries = Entries::load(replica, &mut state.slots);
         let mut profiles = Profiles::default();
         let people: Vec<StaffId> = replica.all_staff().map(|s| s.id).collect();
         for staff in people {
@@ -328,6 +335,7 @@ impl ContactsState {
         policy: &PolicySnapshot,
         replica: &Replica,
     ) {
+        self.entries.apply(changes, &mut self.slots);
         let dirty = Dirty::of(changes, replica);
         for key in &dirty.changed {
             self.global.touch(*key, version);
@@ -448,78 +456,6 @@ impl ContactsState {
         self.queue_class_logs(version);
         self.version = version;
         self.outbox.push(Persist::Applied(version));
-    }
-
-    /// Forgets history older than `cutoff` that only old readers could need, raising floors so
-    /// those readers reset instead of missing a removal. Entries of entries still visible are
-    /// kept (they cost at most one per entry).
-    pub fn prune(&mut self, cutoff: Version, existing: impl Fn(&EntryKey) -> bool) {
-        for class in self.classes.values_mut() {
-            let slots = &self.slots;
-            let (departments, staff) = (&class.departments, &class.staff);
-            let sees = |key: &EntryKey| match key.kind {
-                EntryKind::Department => slots
-                    .departments
-                    .get(key.id)
-                    .is_some_and(|s| departments.contains(s)),
-                EntryKind::Staff => slots.staff.get(key.id).is_some_and(|s| staff.contains(s)),
-            };
-            if let Some(newest) = class.log.prune(cutoff, sees) {
-                class.floor = class.floor.max(newest);
-                self.outbox.push(Persist::ClassMeta {
-                    key: class.key.clone(),
-                    reproject_at: class.reproject_at,
-                    floor: class.floor,
-                });
-            }
-        }
-        // A deleted entry in the global index is never served (only visible ones are).
-        self.global.prune(cutoff, &existing);
-        for (staff, user) in self.users.iter_mut() {
-            let before = user.transitions.len();
-            let newest_dropped = user
-                .transitions
-                .iter()
-                .filter(|t| t.version < cutoff)
-                .map(|t| t.version)
-                .max();
-            user.transitions.retain(|t| t.version >= cutoff);
-            if let Some(newest) = newest_dropped {
-                user.floor = user.floor.max(newest);
-            }
-            if user.transitions.len() != before {
-                self.outbox.push(Persist::User {
-                    staff: *staff,
-                    class: user.class.clone(),
-                    since: user.since,
-                    floor: user.floor,
-                });
-            }
-        }
-        // Classes nobody is in whose history is gone entirely can be forgotten.
-        let referenced: HashSet<ClassKey> = self
-            .users
-            .values()
-            .flat_map(|u| {
-                std::iter::once(u.class.clone()).chain(
-                    u.transitions
-                        .iter()
-                        .flat_map(|t| [t.from.clone(), t.to.clone()]),
-                )
-            })
-            .collect();
-        self.classes.retain(|key, class| {
-            class.live
-                || referenced.contains(key)
-                || class.log.len() > 0
-                || class.floor > Version(0)
-        });
-        let survivors = self
-            .classes
-            .values()
-            .map(|c| (c.key.clone(), c.log.before(cutoff)))
-            .collect();
-        self.outbox.push(Persist::Compact { cutoff, survivors });
     }
 
     /// The class a person is in now.
