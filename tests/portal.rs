@@ -280,6 +280,16 @@ async fn names_with_markup_render_as_text(backend: Backend) {
     browser.wait_for_path("/admin").await;
     assert_eq!(browser.text(".user-name").await, name);
     assert_eq!(browser.text(".user-role").await, "HR");
+    // HR sees HR's section of the navigation, not IT's.
+    let headings = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('.nav-heading')].map(h => h.textContent)",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(headings, json!(["Overview", "Directory (HR)"]));
     let injected = browser
         .client
         .execute(
@@ -465,8 +475,9 @@ async fn the_audit_log_filters_pages_and_escapes(backend: Backend) {
     let browser = Browser::start("en").await;
     browser.goto(&format!("{}/admin/audit", app.base)).await;
     browser.sign_in("admin", common::ADMIN_PASSWORD).await;
-    // Back where the person was going, with the newest entry first.
+    // Back where the person was going, with the newest entry first; the navigation marks it.
     browser.wait_for_path("/admin/audit").await;
+    assert_eq!(browser.text(".nav-link.active").await, "Audit log");
     let first_action = browser
         .text(".audit-table > tbody > tr:first-child code")
         .await;

@@ -70,10 +70,31 @@ async fn portal_screenshots() {
         browser.sign_in("admin", common::ADMIN_PASSWORD).await;
         browser.wait_for_path("/admin").await;
         browser.find("[data-stat=people]").await;
-        browser.screenshot(&shot("dashboard")).await;
-        browser.goto(&format!("{}/admin/audit", app.base)).await;
-        browser.find(".audit-table").await;
-        browser.screenshot(&shot("audit")).await;
+        // Every page in the navigation (new pages are photographed without changes here).
+        let links = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('.sidebar .nav a.nav-link')].map(a => a.getAttribute('href'))",
+                vec![],
+            )
+            .await
+            .expect("links");
+        for href in links
+            .as_array()
+            .expect("hrefs")
+            .iter()
+            .filter_map(|h| h.as_str())
+        {
+            let name = match href.trim_start_matches("/admin").trim_matches('/') {
+                "" => "dashboard".to_owned(),
+                rest => rest.replace('/', "-"),
+            };
+            browser.goto(&format!("{}{href}", app.base)).await;
+            browser.find(".content").await;
+            // Let htmx finish what it loads on arrival.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            browser.screenshot(&shot(&name)).await;
+        }
         browser.goto(&format!("{}/api/docs", app.base)).await;
         browser.find(".docs-main").await;
         browser.screenshot(&shot("api-docs")).await;

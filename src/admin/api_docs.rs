@@ -3,10 +3,13 @@
 //! answers, then every schema with its fields. No viewer script: it works under the strict
 //! Content-Security-Policy and offline. Public, like the document itself.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use askama::Template;
-use axum::{http::HeaderMap, response::Response};
+use axum::{
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
 use serde_json::Value;
 use utoipa::OpenApi;
 
@@ -317,9 +320,24 @@ fn schema(name: &str, schema: &Value) -> Schema {
     }
 }
 
-/// `GET /api/docs`.
+/// `GET /api/docs`. The document is fixed for a build: each language's page is drawn once.
 pub async fn show(headers: HeaderMap) -> Response {
+    static PAGES: [OnceLock<Result<String, String>>; 2] = [OnceLock::new(), OnceLock::new()];
     let lang = Lang::from_headers(&headers);
+    let slot = &PAGES[match lang {
+        Lang::En => 0,
+        Lang::Zh => 1,
+    }];
+    match slot.get_or_init(|| draw(lang).render().map_err(|e| e.to_string())) {
+        Ok(html) => Html(html.clone()).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "API reference template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+fn draw(lang: Lang) -> DocsPage {
     let document = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     let mut groups: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
     if let Some(paths) = document.get("paths").and_then(Value::as_object) {
@@ -347,7 +365,7 @@ pub async fn show(headers: HeaderMap) -> Response {
         .and_then(Value::as_object)
         .map(|all| all.iter().map(|(name, s)| schema(name, s)).collect())
         .unwrap_or_default();
-    page::render(&DocsPage {
+    DocsPage {
         tr: lang.tr(),
         lang,
         css: assets::url("admin.css"),
@@ -365,7 +383,7 @@ pub async fn show(headers: HeaderMap) -> Response {
             })
             .collect(),
         schemas,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -27,12 +27,20 @@ pub const SECTIONS: &[NavSection] = &[
     NavSection {
         heading: "nav.section.overview",
         power: None,
-        entries: &[NavEntry {
-            id: "dashboard",
-            label: "nav.dashboard",
-            href: "/admin",
-            icon: "dashboard",
-        }],
+        entries: &[
+            NavEntry {
+                id: "dashboard",
+                label: "nav.dashboard",
+                href: "/admin",
+                icon: "dashboard",
+            },
+            NavEntry {
+                id: "audit",
+                label: "nav.audit",
+                href: "/admin/audit",
+                icon: "audit",
+            },
+        ],
     },
     // HR (directory power): the org chart and staff pages go here.
     NavSection {
