@@ -1,4 +1,4 @@
-//! HR's staff pages in a real browser: the list with search, filters and keyset paging, a
+//! HR's staff pages in a real browser, and stale department edits: the list with search, filters and keyset paging, a
 //! person's page with form errors next to their fields, a stale edit caught in the portal and
 //! over the API (`If-Match` → 412), disabling. On SQLite and PostgreSQL.
 
@@ -307,7 +307,111 @@ async fn staff_edits_show_errors_and_catch_stale_versions(backend: Backend) {
     assert_eq!(now.body["status"], "disabled");
 }
 
+async fn stale_department_edits_are_caught_in_the_portal_and_the_api(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let app = TestApp::start(&storage, false).await;
+    let id = app.create_department(None, "财务部", "support").await;
+
+    // API: the ETag is the version; an edit based on an older one is 412.
+    let read = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/departments/{id}"),
+            None,
+        )
+        .await;
+    let etag = read.headers["etag"].to_str().expect("etag").to_owned();
+    assert_eq!(etag, format!("\"{}\"", read.body["version"]));
+    let patch = |tag: &str, name: &str| {
+        app.client
+            .patch(format!("{}/api/v1/admin/departments/{id}", app.base))
+            .bearer_auth(&app.admin_token)
+            .header("if-match", tag)
+            .json(&json!({"name": name}))
+            .send()
+    };
+    let first = patch(&etag, "财务中心").await.expect("patch");
+    assert_eq!(first.status(), StatusCode::OK);
+    let new_tag = first.headers()["etag"].to_str().expect("etag").to_owned();
+    assert_ne!(new_tag, etag);
+    let stale = patch(&etag, "财务二部").await.expect("patch");
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let body: Value = stale.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "precondition_failed");
+    assert_eq!(
+        patch("W/\"1\"", "x").await.expect("patch").status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    let unconditional = app
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/admin/departments/{id}"),
+            Some(json!({"dept_type": "finance"})),
+        )
+        .await;
+    assert_eq!(unconditional.status, StatusCode::OK);
+
+    // Portal: the page is loaded, then someone renames the department over the API.
+    let browser = Browser::start("en").await;
+    sign_in(
+        &browser,
+        &app,
+        "admin",
+        common::ADMIN_PASSWORD,
+        &format!("/admin/org?dept={id}"),
+    )
+    .await;
+    let renamed = app
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/admin/departments/{id}"),
+            Some(json!({"name": "财务共享中心"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let name = browser.find("#edit-name").await;
+    name.clear().await.expect("clear");
+    name.send_keys("会计部").await.expect("type");
+    browser
+        .find("#save-dept")
+        .await
+        .click()
+        .await
+        .expect("save");
+    let message = browser.text("#edit-message").await;
+    assert!(message.contains("Someone else changed"), "{message}");
+    // What was typed stays; the page shows the current name; nothing was overwritten.
+    let typed = browser
+        .find("#edit-name")
+        .await
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(typed.as_deref(), Some("会计部"));
+    assert_eq!(browser.text("#dept-name").await, "财务共享中心");
+    let now = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/departments/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(now.body["name"], "财务共享中心");
+    // Saving again (now based on the current version) goes through.
+    browser
+        .find("#save-dept")
+        .await
+        .click()
+        .await
+        .expect("save");
+    browser
+        .wait_for_path(&format!("/admin/org?dept={id}&notice=saved"))
+        .await;
+    assert_eq!(browser.text("#dept-name").await, "会计部");
+}
+
 crate::on_both_backends!(
     the_staff_list_searches_filters_and_pages,
     staff_edits_show_errors_and_catch_stale_versions,
+    stale_department_edits_are_caught_in_the_portal_and_the_api,
 );

@@ -103,6 +103,7 @@ async fn portal_screenshots() {
             browser.find(ready).await;
             browser.screenshot(&shot(name)).await;
         }
+        hr_screenshots(&app, &browser, &shot).await;
 
         // An employee without admin rights.
         let employee = Browser::start(lang).await;
@@ -175,4 +176,49 @@ async fn it_pages(app: &TestApp) -> Vec<(&'static str, String, &'static str)> {
             "#view-as-list",
         ),
     ]
+}
+
+/// HR's pages: the org chart with a department open, the drawn chart, the staff list, a
+/// person's page.
+async fn hr_screenshots(
+    app: &TestApp,
+    browser: &Browser,
+    shot: &impl Fn(&str) -> std::path::PathBuf,
+) {
+    let departments = app
+        .admin(Method::GET, "/api/v1/admin/departments", None)
+        .await;
+    let items = departments.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let top = items
+        .first()
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    // A department with members, a level below the top, for the panel.
+    let busy = items
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .find(|id| *id != top)
+        .unwrap_or(&top)
+        .to_owned();
+    browser
+        .goto(&format!("{}/admin/org?dept={busy}", app.base))
+        .await;
+    browser.find("#dept-name").await;
+    browser.screenshot(&shot("org")).await;
+    browser
+        .goto(&format!("{}/admin/org/chart?dept={top}", app.base))
+        .await;
+    browser.find(".orgchart").await;
+    browser.screenshot(&shot("org-chart")).await;
+    browser.goto(&format!("{}/admin/staff", app.base)).await;
+    browser.find("#staff-table").await;
+    browser.screenshot(&shot("staff")).await;
+    let first = browser.find("#staff-table .staff-link").await;
+    first.click().await.expect("open");
+    browser.find("#staff-form").await;
+    browser.screenshot(&shot("staff-edit")).await;
 }

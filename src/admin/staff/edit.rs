@@ -25,8 +25,8 @@ use crate::{
     },
     api::{ApiError, admin::staff::store_patch},
     directory::{
-        CustomFields, DepartmentId, DisabledBy, FieldEntity, FieldType, MembershipInput, Staff,
-        StaffId, StaffPatch, StaffStatus, query::department_path,
+        CustomFields, DepartmentId, FieldEntity, FieldType, MembershipInput, Staff, StaffId,
+        StaffPatch, query::department_path,
     },
     state::AppState,
 };
@@ -195,7 +195,7 @@ fn locked_fields(state: &AppState, person: &Staff) -> (Vec<&'static str>, Vec<St
 }
 
 #[allow(clippy::too_many_arguments)]
-fn render(
+pub(super) fn render(
     state: &AppState,
     visitor: &Visitor,
     person: &Staff,
@@ -297,7 +297,11 @@ fn render(
     page::render_status(status, &page)
 }
 
-fn find(state: &AppState, lang: crate::admin::i18n::Lang, id: &str) -> Result<Staff, PortalError> {
+pub(super) fn find(
+    state: &AppState,
+    lang: crate::admin::i18n::Lang,
+    id: &str,
+) -> Result<Staff, PortalError> {
     id.parse()
         .ok()
         .map(StaffId)
@@ -539,66 +543,4 @@ pub async fn save(
         None,
         status,
     ))
-}
-
-/// `POST /admin/staff/{id}/status`: `status` = `active` or `disabled`.
-pub async fn set_status(
-    State(state): State<AppState>,
-    hr: HrAdmin,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    let visitor = hr.0;
-    let person = find(&state, visitor.lang, &id)?;
-    let posted = Posted::parse(&body);
-    let (status, notice) = match posted.get("status") {
-        "disabled" => (StaffStatus::Disabled, "disabled"),
-        _ => (StaffStatus::Active, "enabled"),
-    };
-    state
-        .directory
-        .write(&visitor.actor(), |stage| {
-            stage.set_status(person.id, status, DisabledBy::Admin)
-        })
-        .await
-        .map_err(|e| PortalError::Api(visitor.lang, e.into()))?;
-    Ok(Redirect::to(&format!("/admin/staff/{}?notice={notice}", person.id)).into_response())
-}
-
-/// `POST /admin/staff/{id}/password`: a new local password (ends their sessions).
-pub async fn password(
-    State(state): State<AppState>,
-    hr: HrAdmin,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    let visitor = hr.0;
-    let person = find(&state, visitor.lang, &id)?;
-    let posted = Posted::parse(&body);
-    let set = state
-        .auth
-        .set_staff_password(&visitor.actor(), person.id, posted.get("password"))
-        .await;
-    match set {
-        Ok(()) => Ok(
-            Redirect::to(&format!("/admin/staff/{}?notice=password", person.id)).into_response(),
-        ),
-        Err(crate::auth::AuthError::Invalid(_)) => {
-            let errors = HashMap::from([(
-                "password".to_owned(),
-                visitor.tr().t("staff.error.password").to_owned(),
-            )]);
-            Ok(render(
-                &state,
-                &visitor,
-                &person,
-                None,
-                errors,
-                None,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
-        }
-        Err(e) => Err(PortalError::Api(visitor.lang, e.into())),
-    }
 }

@@ -3,9 +3,11 @@
 //! (`directory::query`: one scan, no sort of the company, whatever the page); one person's
 //! page to edit, disable or enable, and reset a local password (`edit.rs`).
 
+mod account;
 mod edit;
 
-pub use edit::{password, save, set_status, show as edit_page};
+pub use account::{password, set_status};
+pub use edit::{save, show as edit_page};
 
 use std::collections::BTreeSet;
 
