@@ -221,4 +221,18 @@ async fn hr_screenshots(
     first.click().await.expect("open");
     browser.find("#staff-form").await;
     browser.screenshot(&shot("staff-edit")).await;
+    browser
+        .goto(&format!("{}/admin/staff/import", app.base))
+        .await;
+    browser.find("#import-csv").await.send_keys(
+        "login,display_name,title,staff_type,departments\nnew.hire,新同事,工程师,employee,星辰科技\nbad row,,,,\n",
+    ).await.expect("type");
+    browser
+        .find("#preview-import")
+        .await
+        .click()
+        .await
+        .expect("preview");
+    browser.find("#import-rows").await;
+    browser.screenshot(&shot("staff-import")).await;
 }

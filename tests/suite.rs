@@ -28,6 +28,7 @@ mod ldap_jobs;
 mod openapi_schemathesis;
 mod portal;
 mod portal_hr;
+mod portal_hr_import;
 mod portal_hr_staff;
 mod portal_it;
 mod portal_screenshots;

@@ -76,6 +76,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/org/{id}/delete", post(org::delete))
         .merge(it::router())
         .route("/admin/staff", get(staff::list))
+        .route(
+            "/admin/staff/import",
+            get(staff::import_form).post(staff::import_submit),
+        )
+        .route("/admin/staff/export", get(staff::export))
         .route("/admin/staff/{id}", get(staff::edit_page).post(staff::save))
         .route("/admin/staff/{id}/status", post(staff::set_status))
         .route("/admin/staff/{id}/password", post(staff::password))

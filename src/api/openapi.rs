@@ -23,7 +23,7 @@ use crate::state::AppState;
         admin::departments::update, admin::departments::remove, admin::departments::members,
         admin::staff::list, admin::staff::create, admin::staff::show, admin::staff::update,
         admin::staff::remove, admin::staff::disable, admin::staff::enable,
-        admin::staff::set_departments, admin::staff::set_password,
+        admin::staff::set_departments, admin::staff::set_password, admin::import::import,
         admin::fields::list, admin::fields::define, admin::fields::remove,
         admin::audit::list,
         contacts::snapshot, contacts::delta, contacts::version, contacts::search, contacts::staff,

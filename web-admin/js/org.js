@@ -1,4 +1,4 @@
-// Switchboard admin portal: the org chart's tree (expand and collapse), its dialogs, and drag
+// Switchboard admin portal, HR's pages: a CSV file read into the import form; the org chart's tree (expand and collapse), its dialogs, and drag
 // and drop of departments and people onto departments. Drag and drop uses pointer events
 // (not the HTML5 drag API), so it works with a mouse, a pen, a touch screen and WebDriver alike;
 // the move dialog is the keyboard way to do the same.
@@ -33,6 +33,21 @@
         owner.close();
       }
     }
+  });
+
+  // The import form: a chosen file's text goes into the form's text area.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var into = input.getAttribute && input.getAttribute("data-file-into");
+    if (!into || !input.files || !input.files[0]) {
+      return;
+    }
+    input.files[0].text().then(function (text) {
+      var area = document.getElementById(into);
+      if (area) {
+        area.value = text;
+      }
+    });
   });
 
   function csrfHeaders() {

@@ -4,10 +4,13 @@
 //! page to edit, disable or enable, and reset a local password (`edit.rs`).
 
 mod account;
+mod csv;
 mod edit;
+mod import;
 
 pub use account::{password, set_status};
 pub use edit::{save, show as edit_page};
+pub use import::{export, form as import_form, submit as import_submit};
 
 use std::collections::BTreeSet;
 
@@ -125,6 +128,7 @@ struct StaffPage {
     rows: Vec<Row>,
     prev: Option<String>,
     next: Option<String>,
+    export: String,
 }
 
 /// `GET /admin/staff`.
@@ -184,6 +188,7 @@ pub async fn list(
         .map(|id| department_path(&replica, id).join(" / "));
     let types = staff_types(&replica);
     drop(replica);
+    let export = format!("/admin/staff/export?{filters}");
     page::render(&StaffPage {
         c: Chrome::new(&state, &visitor, "staff", "nav.staff"),
         tr: visitor.tr(),
@@ -194,6 +199,7 @@ pub async fn list(
         rows,
         prev,
         next,
+        export,
     })
 }
 

@@ -4,6 +4,7 @@ pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod departments;
 pub(crate) mod fields;
+pub(crate) mod import;
 pub(crate) mod ldap;
 pub(crate) mod staff;
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(departments::router())
         .merge(staff::router())
+        .merge(import::router())
         .merge(fields::router())
         .merge(audit::router())
         .merge(access::router())
