@@ -225,7 +225,7 @@ async fn hr_screenshots(
         .goto(&format!("{}/admin/staff/import", app.base))
         .await;
     browser.find("#import-csv").await.send_keys(
-        "login,display_name,title,staff_type,departments\nnew.hire,新同事,工程师,employee,星辰科技\nbad row,,,,\n",
+        "login,display_name,title,staff_type,departments\nnew.hire,新同事,工程师,employee,星辰科技 Stellar Tech\nbad row,,,,\n",
     ).await.expect("type");
     browser
         .find("#preview-import")

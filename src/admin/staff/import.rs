@@ -107,11 +107,7 @@ fn custom_value(kind: FieldType, text: &str) -> Option<serde_json::Value> {
 type ReadFile = (Vec<(usize, ImportPerson)>, Vec<RowView>);
 
 /// The file's rows as import requests (with their lines), and the rows refused already.
-fn read(
-    state: &AppState,
-    tr: Tr,
-    text: &str,
-) -> Result<ReadFile, String> {
+fn read(state: &AppState, tr: Tr, text: &str) -> Result<ReadFile, String> {
     let rows = csv::parse(text).map_err(|line| tr.f("import.error.quote", &[("line", &line)]))?;
     let mut rows = rows.into_iter();
     let (_, header) = rows
