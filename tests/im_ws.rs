@@ -352,6 +352,9 @@ async fn recall_and_edit(backend: Backend) {
     let people = employees(&app, "Design", 2).await;
     let (mut a, _) = Client::online(&app, &people[0], "d").await;
     let (mut b, _) = Client::online(&app, &people[1], "d").await;
+    // The welcome names the windows, so clients offer recall and edit only while they work.
+    assert_eq!(a.welcome["recall_window_secs"], 120, "{}", a.welcome);
+    assert_eq!(a.welcome["edit_window_secs"], 86400, "{}", a.welcome);
     a.send(
         json!({"type": "send", "client_msg_id": "e1", "to": people[1].id,
                   "kind": "text", "body": {"text": "frist draft"}}),
@@ -428,6 +431,8 @@ async fn recall_and_edit(backend: Backend) {
         )
         .await;
     assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    let later = Client::connect(&app, &people[0], "later").await;
+    assert_eq!(later.welcome["recall_window_secs"], 0, "{}", later.welcome);
     a.text(&conversation, "late", "too late to take back").await;
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     a.send(json!({"type": "recall", "id": "late", "conversation": conversation, "seq": 4}))

@@ -3,6 +3,10 @@
 //! delta, never a snapshot — counted on the server's /metrics), search by pinyin initials, a
 //! person's card without masked fields, both languages. On SQLite and PostgreSQL.
 
+mod chat;
+mod proxy;
+mod screenshots;
+
 use std::time::Duration;
 
 use crate::common;

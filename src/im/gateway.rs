@@ -163,6 +163,7 @@ async fn drive(
     mut rx: tokio::sync::mpsc::Receiver<Outbound>,
     token: String,
 ) -> u16 {
+    let settings = im.settings();
     let welcome = super::protocol::to_text(&Welcome {
         frame_type: "welcome".into(),
         v: PROTOCOL_VERSION,
@@ -172,6 +173,8 @@ async fn drive(
         max_frame_bytes: im.config.max_frame_bytes,
         rate_per_sec: im.config.rate_per_sec,
         idle_secs: im.config.idle.as_secs(),
+        recall_window_secs: settings.recall_window_secs,
+        edit_window_secs: settings.edit_window_secs,
     });
     if socket
         .send(Message::Text(Utf8Bytes::from(welcome)))

@@ -162,6 +162,10 @@ pub struct Welcome {
     pub max_frame_bytes: usize,
     pub rate_per_sec: u32,
     pub idle_secs: u64,
+    /// How long senders may recall and edit (the administrators' settings when the session
+    /// began), so a client offers the actions only while they can succeed.
+    pub recall_window_secs: u64,
+    pub edit_window_secs: u64,
 }
 
 /// The answer to a stored message (also to a recall or edit: the event's position).

@@ -127,7 +127,8 @@ export class ChatView {
     const readOnly = conv.kind === "system" || conv.info?.dissolved;
     if (readOnly) fill(this.footer, h("div", { class: "read-only muted" }, conv.info?.dissolved ? t("chat.dissolved") : t("chat.read_only")));
     else if (this.footer.firstChild !== this.composer.el) fill(this.footer, this.composer.el);
-    if (!detail.typing || detail.conversation !== conv.id) this.list.update(detail);
+    if (detail.contacts) this.list.redraw();
+    else if (!detail.typing || detail.conversation !== conv.id) this.list.update(detail);
     if (!this.panel.hidden && !detail.typing) this.drawPanel();
   }
 
@@ -153,9 +154,11 @@ export class ChatView {
       conv.kind === "group" && !info.dissolved ? h("button", { type: "button", class: "btn btn-block", id: "invite", onclick: () => this.invite(info) }, icon("plus", 16), t("group.invite")) : null,
       h("ul", { class: "member-list" }, members.map((m) => {
         const person = app.contacts.person(m.staff);
+        const own = app.contacts.nameOf(m.staff) || name(m.staff);
+        const label = m.staff === app.chat.me ? t("chat.you_named", { name: own }) : own;
         return h("li", { class: "member", data: { staff: m.staff } },
-          avatar(name(m.staff), m.staff, "avatar-sm"),
-          person ? h("a", { href: `#/contacts/p/${m.staff}`, class: "member-name" }, name(m.staff)) : h("span", { class: "member-name" }, name(m.staff)),
+          avatar(own, m.staff, "avatar-sm"),
+          person ? h("a", { href: `#/contacts/p/${m.staff}`, class: "member-name" }, label) : h("span", { class: "member-name" }, label),
           m.role !== "member" ? h("span", { class: "role" }, t(`role.${m.role}`)) : null);
       })),
       conv.kind === "group" && !info.dissolved ? h("button", { type: "button", class: "btn btn-danger btn-block", id: "leave-group", onclick: () => this.leave() }, icon("leave", 16), t("group.leave")) : null);

@@ -30,7 +30,14 @@ export class Chat extends EventTarget {
     this.active = null;
     this.synced = false;
     this.typingSent = new Map();
-    socket.addEventListener("welcome", () => this.catchUp());
+    // The recall and edit windows (docs/protocol.md, welcome); the defaults until told.
+    this.windows = { recall: 120000, edit: 86400000 };
+    socket.addEventListener("welcome", (e) => {
+      const w = e.detail;
+      if (Number.isFinite(w.recall_window_secs)) this.windows.recall = w.recall_window_secs * 1000;
+      if (Number.isFinite(w.edit_window_secs)) this.windows.edit = w.edit_window_secs * 1000;
+      this.catchUp();
+    });
     socket.addEventListener("frame", (e) => this.onFrame(e.detail));
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.active) this.markRead(this.active);
@@ -182,7 +189,8 @@ export class Chat extends EventTarget {
     if (!this.insert(conv, message)) return;
     conv.last_seq = Math.max(conv.last_seq, message.seq);
     if (!EVENTS.has(message.kind)) conv.last_message = message;
-    const fromOther = message.sender && message.sender !== this.me;
+    // Notices from back-end systems have no sender: they count as unread too.
+    const fromOther = message.sender !== this.me;
     if (fromOther && !EVENTS.has(message.kind) && message.kind !== "system") {
       if (this.isReading(conv)) this.markRead(conv);
       else {
@@ -386,7 +394,7 @@ export class Chat extends EventTarget {
   /** Older messages (scrolling back); resolves false when there are none. */
   async loadOlder(conv) {
     if (conv.complete || conv.loadingOlder) return false;
-    const first = conv.messages.find((m) => m.seq) ;
+    const first = conv.messages[0];
     const before = first ? first.seq : conv.last_seq + 1;
     if (before <= 1) {
       conv.complete = true;

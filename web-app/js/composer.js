@@ -122,10 +122,9 @@ export class Composer {
   drawChoices() {
     this.popup.replaceChildren(...this.choices.map((c, i) => h("li", {
       role: "option", class: i === this.chosen ? "chosen" : "", "aria-selected": i === this.chosen ? "true" : "false", data: { staff: c.id },
-      onmousedown: (e) => {
-        e.preventDefault();
-        this.accept(c);
-      },
+      // Keep the focus in the text box; the click chooses.
+      onmousedown: (e) => e.preventDefault(),
+      onclick: () => this.accept(c),
     }, h("span", { class: "mention-name" }, c.name), c.title ? h("span", { class: "mention-title" }, c.title) : null)));
   }
 

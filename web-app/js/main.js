@@ -132,6 +132,7 @@ class App {
         const conv = this.chat.conv(r.conversation);
         this.view = new ChatView(this, conv);
         fill(this.main, this.view.el);
+        this.view.list.shown();
         if (!conv.known) this.chat.adopt(conv.id).then(() => this.view?.update({}), () => {});
       }
       this.chat.setActive(r.conversation);
@@ -154,7 +155,7 @@ class App {
     else this.chatList.update();
     if (this.route.person) fill(this.main, personCard(this, this.route.person));
     else if (this.route.department) fill(this.main, departmentView(this, this.route.department));
-    else if (this.view) this.view.update({});
+    else if (this.view) this.view.update({ contacts: true });
   }
 
   onChat(detail) {

@@ -7,8 +7,6 @@ import { clock, dayHeading, dayKey, list, size, t } from "./i18n.js";
 import { download, fileUrl, lightbox } from "./files.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
-const EDIT_WINDOW_MS = 24 * 3600 * 1000;
-const RECALL_WINDOW_MS = 2 * 60 * 1000;
 
 /** Names of people: the contact list first, then the person's own name for themselves. */
 export function names(app) {
@@ -60,6 +58,7 @@ export function systemText(app, message) {
   }
 }
 
+const ALL_MARKS = ["@所有人", "@Everyone", "@all"];
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
 
 /** Text with links and the @names of mentioned people marked. */
@@ -67,7 +66,8 @@ function richText(app, message) {
   const text = message.body?.text || "";
   const mentioned = Array.isArray(message.mentions) ? message.mentions : [];
   const marks = mentioned.map((id) => `@${app.contacts.nameOf(id) || ""}`).filter((m) => m.length > 1);
-  if (message.mentions === "all") marks.push(`@${t("composer.all")}`, "@all");
+  // @all as either language writes it (the sender's, not the reader's).
+  if (message.mentions === "all") marks.push(`@${t("composer.all")}`, ...ALL_MARKS);
   const out = [];
   let rest = text;
   // Split on links first, then on mentions inside the plain pieces.
@@ -98,8 +98,9 @@ function mentionPieces(text, marks, app, message) {
     }
     if (best === -1) break;
     out.push(text.slice(i, best));
-    const mine = message.mentions === "all" || (Array.isArray(message.mentions) && message.mentions.includes(app.chat.me) && mark === `@${app.contacts.nameOf(app.chat.me)}`);
-    out.push(h("span", { class: mine ? "mention mention-me" : "mention" }, mark));
+    const forMe = message.sender !== app.chat.me
+      && (message.mentions === "all" || mark === `@${app.contacts.nameOf(app.chat.me)}`);
+    out.push(h("span", { class: forMe ? "mention mention-me" : "mention" }, mark));
     i = best + mark.length;
   }
   out.push(text.slice(i));
@@ -186,6 +187,19 @@ export class MessageList {
     return out;
   }
 
+  /** On screen now: start at the newest message. */
+  shown() {
+    this.el.scrollTop = this.el.scrollHeight;
+    this.update();
+  }
+
+  /** Draws every message anew (names changed: the contact list arrived or was edited). */
+  redraw() {
+    this.rows.clear();
+    this.body.replaceChildren();
+    this.update();
+  }
+
   /** Brings the DOM in line with the conversation. */
   update({ older = false, sent = false } = {}) {
     const el = this.el;
@@ -224,8 +238,9 @@ export class MessageList {
       : h("div", { class: "history-more" }, t("chat.loading_older")));
     if (older) el.scrollTop = prevTop + (el.scrollHeight - prevHeight);
     else if (atBottom || sent) el.scrollTop = el.scrollHeight;
-    // Too few messages to scroll: fetch more right away.
-    if (!this.conv.complete && el.scrollHeight <= el.clientHeight + 80) this.older();
+    // Too few messages to scroll: fetch more right away (once on screen: before, nothing has a
+    // height).
+    if (!this.conv.complete && el.isConnected && el.clientHeight > 0 && el.scrollHeight <= el.clientHeight + 80) this.older();
     this.refreshGroupReads();
   }
 
@@ -292,10 +307,11 @@ export class MessageList {
     const age = Date.now() - message.ts;
     const manager = this.conv.role === "owner" || this.conv.role === "admin";
     const buttons = [];
-    if (mine && message.kind === "text" && age < EDIT_WINDOW_MS) {
+    const windows = this.app.chat.windows;
+    if (mine && message.kind === "text" && age < windows.edit) {
       buttons.push(h("button", { type: "button", class: "icon-btn act-edit", title: t("msg.edit"), "aria-label": t("msg.edit"), onclick: () => this.onEdit(message) }, icon("edit", 16)));
     }
-    if ((mine && age < RECALL_WINDOW_MS) || (manager && this.conv.kind === "group")) {
+    if ((mine && age < windows.recall) || (manager && this.conv.kind === "group")) {
       buttons.push(h("button", { type: "button", class: "icon-btn act-recall", title: t("msg.recall"), "aria-label": t("msg.recall"), onclick: () => this.recall(message) }, icon("undo", 16)));
     }
     return buttons.length ? h("div", { class: "msg-actions" }, buttons) : null;
