@@ -18,6 +18,7 @@ use crate::{
     directory::{Directory, DirectoryError},
     im::{Im, ImConfig, ImError},
     ldap::{LdapError, LdapService},
+    mail::{self, Mail, MailError},
     observability::{self, Metrics},
     state::AppState,
     store::{self, Checkpoints, Journal, StoreError},
@@ -52,6 +53,8 @@ pub enum StartupError {
     Im(#[from] ImError),
     #[error("LDAP: {0}")]
     Ldap(#[from] LdapError),
+    #[error("mail: {0}")]
+    Mail(#[from] MailError),
 }
 
 /// A built service, bound to its port, ready to run.
@@ -128,6 +131,22 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         }
         None => None,
     };
+    // Before the demo seeding, like the department chats: new staff are welcomed from the
+    // first commit on (and only when mail is configured).
+    let mail = Mail::start(
+        journal.db().clone(),
+        directory.clone(),
+        auth.clone(),
+        access.clone(),
+        im.clone(),
+        config.mail.clone(),
+        &token_key,
+        background,
+    )
+    .await?;
+    if let Some(ldap) = &ldap {
+        mail.watch_ldap(ldap);
+    }
 
     if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
         // Shown once, on the console only (never through tracing, whose output may be shipped),
@@ -163,6 +182,7 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         contacts,
         im,
         ldap,
+        mail,
         metrics: Arc::new(Metrics::default()),
     })
 }
@@ -179,6 +199,9 @@ impl Application {
                 addr: listen,
                 source,
             })?;
+        if let Ok(addr) = listener.local_addr() {
+            state.mail.set_listen_address(addr);
+        }
         Ok(Self { listener, state })
     }
 
@@ -202,6 +225,7 @@ impl Application {
         tracing::info!(%addr, "switchboard listening");
         let contacts = self.state.contacts.clone();
         let im = self.state.im.clone();
+        let mail = self.state.mail.clone();
         // WebSocket sessions outlive graceful shutdown (they are upgraded connections): ask
         // them to close as soon as the signal comes.
         let shutdown = {
@@ -227,6 +251,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         contacts.flush().await;
+        mail.shutdown().await;
         im.shutdown().await;
         if let Some(checkpointer) = checkpointer {
             checkpointer.abort();
@@ -247,6 +272,7 @@ pub fn router(state: AppState) -> Router {
     api::router()
         .merge(admin::router(state.clone()))
         .merge(crate::webapp::router())
+        .merge(mail::pages::router(state.mail.clone()))
         .fallback(api::not_found)
         .layer(middleware::from_fn(admin::security_headers))
         .layer(middleware::from_fn_with_state(

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod im;
 pub mod ldap;
 pub mod locks;
+pub mod mail;
 pub mod observability;
 pub mod state;
 pub mod store;

@@ -140,6 +140,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
+/// Appends one unlabelled counter or gauge (`kind`) in Prometheus text format.
+pub fn render_value(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    out.push_str(&format!(
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+    ));
+}
+
 /// Upper bounds of the latency buckets, in microseconds (Prometheus adds `+Inf`).
 const BUCKETS_MICROS: [u64; 14] = [
     100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 500_000,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     access::Access, auth::Auth, config::Config, contacts::Contacts, directory::Directory, im::Im,
-    ldap::LdapService, observability::Metrics,
+    ldap::LdapService, mail::Mail, observability::Metrics,
 };
 
 /// Everything a handler may use.
@@ -20,5 +20,7 @@ pub struct AppState {
     pub im: Arc<Im>,
     /// The LDAP connector, when configured.
     pub ldap: Option<Arc<LdapService>>,
+    /// Mail: the outbox and its worker, digests, welcome and reset mails, alerts.
+    pub mail: Arc<Mail>,
     pub metrics: Arc<Metrics>,
 }

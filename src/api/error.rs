@@ -294,6 +294,22 @@ impl From<crate::ldap::LdapError> for ApiError {
     }
 }
 
+impl From<crate::mail::MailError> for ApiError {
+    fn from(err: crate::mail::MailError) -> Self {
+        use crate::mail::MailError as E;
+        match err {
+            E::NotConfigured | E::Conflict(_) => Self::Conflict(err.to_string()),
+            E::Invalid { field, reason } => Self::Invalid { field, reason },
+            E::NotFound(_) => Self::NotFound(err.to_string()),
+            E::NotAPerson => Self::Forbidden(err.to_string()),
+            E::Throttled(_) => Self::TooManyRequests(err.to_string()),
+            E::Auth(e) => e.into(),
+            E::Im(e) => e.into(),
+            E::Db(_) | E::Template(_) | E::Internal(_) => Self::Internal(err.to_string()),
+        }
+    }
+}
+
 impl From<crate::im::ImError> for ApiError {
     fn from(err: crate::im::ImError) -> Self {
         use crate::im::ImError as E;

@@ -48,6 +48,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let snapshots = state.contacts.snapshots_in_flight();
     let mut text = state.metrics.render();
     state.im.render_metrics(&mut text);
+    state.mail.render_metrics(&mut text);
     text.push_str(&format!(
         "# HELP switchboard_directory_version Newest committed directory version.\n\
          # TYPE switchboard_directory_version gauge\nswitchboard_directory_version {version}\n\

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod im;
+mod mail;
 mod openapi;
 
 pub use error::{ApiError, ErrorBody};
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(contacts::router())
         .merge(admin::router())
         .merge(im::router())
+        .merge(mail::router())
 }
 
 /// The answer to an unknown path, in the API's error shape.

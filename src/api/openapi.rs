@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth, contacts, error, health, im};
+use super::{admin, auth, contacts, error, health, im, mail};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -42,6 +42,9 @@ use crate::state::AppState;
         im::admin::remove_webhook, im::admin::api_keys, im::admin::create_api_key,
         im::admin::revoke_api_key, im::admin::server_send, im::admin::server_create_group,
         im::admin::server_invite, im::admin::server_remove, im::admin::server_dissolve,
+        mail::settings, mail::set_settings, mail::send_test, mail::outbox, mail::outbox_entry,
+        mail::retry, mail::preferences, mail::set_preferences, mail::request_reset,
+        mail::confirm_reset,
     ),
     components(responses(
         error::BadRequest, error::Unauthorized, error::Forbidden, error::NotFound,

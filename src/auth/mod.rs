@@ -3,7 +3,7 @@
 //! tables; whether a staff member is active comes from the directory's replica.
 
 mod accounts;
-mod limiter;
+pub mod limiter;
 pub mod password;
 mod powers;
 mod revocation;

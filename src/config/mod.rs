@@ -7,6 +7,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 use serde::Deserialize;
 
 pub mod ldap;
+pub mod mail;
 
 /// A configuration value that could not be used: which key, and why.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct Config {
     pub ldap: Option<ldap::LdapConfig>,
     /// Portal cookies are `Secure` (also when a proxy sends `X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// Mail: the SMTP server and what is mailed (the first values; see `config::mail`).
+    pub mail: mail::MailConfig,
 }
 
 /// A yes/no setting: a TOML boolean, or text from the environment (`true`, `1`, `false`, `0`).
@@ -110,6 +113,7 @@ pub struct RawConfig {
     pub contacts_retention_days: Option<String>,
     pub secure_cookies: Option<Flag>,
     pub ldap: Option<ldap::RawLdapConfig>,
+    pub mail: Option<mail::RawMailConfig>,
     /// `SWITCHBOARD_LDAP_BIND_PASSWORD` (environment only).
     #[serde(skip)]
     pub ldap_bind_password: Option<String>,
@@ -139,6 +143,7 @@ impl RawConfig {
             contacts_retention_days: lookup("SWITCHBOARD_CONTACTS_RETENTION_DAYS"),
             secure_cookies: lookup("SWITCHBOARD_SECURE_COOKIES").map(Flag::Text),
             ldap: None,
+            mail: Some(mail::RawMailConfig::from_env(&lookup)),
             ldap_bind_password: lookup("SWITCHBOARD_LDAP_BIND_PASSWORD"),
         }
     }
@@ -159,6 +164,10 @@ impl RawConfig {
                 .or(self.contacts_retention_days),
             secure_cookies: over.secure_cookies.or(self.secure_cookies),
             ldap: over.ldap.or(self.ldap),
+            mail: match (self.mail, over.mail) {
+                (Some(under), Some(over)) => Some(under.overlay(over)),
+                (under, over) => over.or(under),
+            },
             ldap_bind_password: over.ldap_bind_password.or(self.ldap_bind_password),
         }
     }
@@ -267,6 +276,7 @@ impl Config {
                 Some(ldap) => Some(ldap::LdapConfig::parse(ldap, raw.ldap_bind_password)?),
                 None => None,
             },
+            mail: mail::MailConfig::parse(raw.mail.unwrap_or_default())?,
         })
     }
 

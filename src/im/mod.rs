@@ -21,6 +21,7 @@ pub mod hub;
 mod messages;
 pub mod model;
 mod ops;
+mod presence;
 pub mod protocol;
 mod queries;
 pub mod search;

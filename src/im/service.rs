@@ -73,6 +73,8 @@ pub struct Im {
     /// The inbox of the loop that keeps department chats in step with the directory.
     department_follower: Arc<Inbox>,
     timings: Arc<SendTimings>,
+    /// When people's last sessions closed (for mail to those away).
+    pub(crate) last_seen: super::presence::LastSeen,
 }
 
 impl Im {
@@ -133,6 +135,7 @@ impl Im {
             loops: Mutex::new(Vec::new()),
             department_follower: inbox.clone(),
             timings,
+            last_seen: super::presence::LastSeen::new(),
         });
         im.load_admin_state().await?;
         super::departments::follow(&im, &directory, inbox);
@@ -255,6 +258,7 @@ impl Im {
 
     pub fn close_session(&self, link: &SessionLink) {
         if self.sessions.detach(link) {
+            self.last_seen.went_offline(link.staff);
             self.presence_changed(link.staff, false);
         }
     }

@@ -86,6 +86,7 @@ pub struct Job {
 
 /// Runs the job, records a failure or a panic as the run's end, and releases the lease.
 pub async fn supervise(job: Job, lease: Lease) {
+    let service = job.service.clone();
     let db = job.service.db.clone();
     let id = job.id;
     let failure = match tokio::spawn(job.execute()).await {
@@ -103,6 +104,10 @@ pub async fn supervise(job: Job, lease: Lease) {
         }
     }
     lease.release().await;
+    match runs::get(&db, id).await {
+        Ok(run) => service.announce(&run),
+        Err(error) => tracing::warn!(%error, "the end of an LDAP sync run could not be read back"),
+    }
 }
 
 impl Job {

@@ -22,4 +22,4 @@ pub use error::LdapError;
 pub use mapping::RecordFailure;
 pub use report::TestReport;
 pub use runs::{Counts, Run};
-pub use service::{LdapService, SyncKind};
+pub use service::{LdapService, RunListener, SyncKind};

@@ -2,7 +2,10 @@
 //! renewed lease, the connection test, password checks for login (`login.rs`), and
 //! write-back of edits in `writable` mode (`writeback.rs`).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use sea_orm::DatabaseConnection;
 use tracing::Instrument;
@@ -14,6 +17,7 @@ use super::{
     runs::{self, Run},
 };
 use crate::config::ldap::{LdapConfig, Mode};
+use crate::locks::RwLockExt;
 use crate::{
     access::Access,
     directory::Directory,
@@ -29,6 +33,13 @@ pub enum SyncKind {
     Auto,
 }
 
+/// Told when a sync run has ended, however it ended (`succeeded`, `failed`, `blocked`): the
+/// way other modules (mail's alert to IT) hear of runs without reading the `ldap_*` tables.
+/// Called on the job's task; do not block in it.
+pub trait RunListener: Send + Sync {
+    fn run_ended(&self, run: &Run);
+}
+
 /// How long a run's lease lasts unless renewed: a node that dies mid-run blocks others for at
 /// most this long. The running node renews it every third of that.
 pub(super) const LEASE_TTL: Duration = Duration::from_secs(60);
@@ -39,6 +50,7 @@ pub struct LdapService {
     pub(super) directory: Arc<Directory>,
     pub(super) access: Arc<Access>,
     pub(super) db: DatabaseConnection,
+    listeners: RwLock<Vec<Arc<dyn RunListener>>>,
 }
 
 pub(super) fn ldap_actor() -> Actor {
@@ -66,7 +78,20 @@ impl LdapService {
             directory,
             access,
             db,
+            listeners: RwLock::new(Vec::new()),
         }))
+    }
+
+    /// Registers a listener for the end of every later run.
+    pub fn on_run_ended(&self, listener: Arc<dyn RunListener>) {
+        self.listeners.write_or_recover().push(listener);
+    }
+
+    /// Tells the listeners how a run ended.
+    pub(super) fn announce(&self, run: &Run) {
+        for listener in self.listeners.read_or_recover().iter() {
+            listener.run_ended(run);
+        }
     }
 
     pub fn mode(&self) -> Mode {
