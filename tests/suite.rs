@@ -25,6 +25,8 @@ mod ldap_ad;
 mod ldap_cli;
 mod ldap_edges;
 mod ldap_jobs;
+mod mail;
+mod mail_delivery;
 mod openapi_schemathesis;
 mod portal;
 mod portal_hr;

@@ -8,6 +8,7 @@ pub mod ldap_api;
 pub mod openapi;
 pub mod samba;
 pub mod slapd;
+pub mod smtp;
 
 use std::{
     path::PathBuf,
