@@ -123,6 +123,13 @@ impl Mail {
     /// The address the service listens on, for links when no public URL is set.
     pub fn set_listen_address(&self, addr: std::net::SocketAddr) {
         *self.listen_url.write_or_recover() = format!("http://{addr}");
+        let settings = self.current();
+        if settings.configured() && settings.public_url.is_none() {
+            tracing::warn!(
+                %addr,
+                "links in mails point to the listen address: set mail.public_url (SWITCHBOARD_PUBLIC_URL) to the address people open"
+            );
+        }
     }
 
     /// The settings in force (with the password).
