@@ -131,23 +131,6 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         }
         None => None,
     };
-    // Before the demo seeding, like the department chats: new staff are welcomed from the
-    // first commit on (and only when mail is configured).
-    let mail = Mail::start(
-        journal.db().clone(),
-        directory.clone(),
-        auth.clone(),
-        access.clone(),
-        im.clone(),
-        config.mail.clone(),
-        &token_key,
-        background,
-    )
-    .await?;
-    if let Some(ldap) = &ldap {
-        mail.watch_ldap(ldap);
-    }
-
     if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
         // Shown once, on the console only (never through tracing, whose output may be shipped),
         // and on stderr, so that a command's stdout stays the JSON a script parses.
@@ -172,6 +155,23 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     if config.demo {
         demo::seed_if_empty(&directory, &auth, &access).await?;
     }
+    // After the demo seeding: at the first start everyone present counts as welcomed (the
+    // demo company is not mailed); later staff are welcomed from their first commit on.
+    let mail = Mail::start(
+        journal.db().clone(),
+        directory.clone(),
+        auth.clone(),
+        access.clone(),
+        im.clone(),
+        config.mail.clone(),
+        &token_key,
+        background,
+    )
+    .await?;
+    if let Some(ldap) = &ldap {
+        mail.watch_ldap(ldap);
+    }
+
     // Department chats are in step with the directory before the first client connects.
     im.departments_settled().await;
     Ok(AppState {

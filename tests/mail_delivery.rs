@@ -387,7 +387,55 @@ async fn it_hears_of_ldap_runs_that_fail_or_are_blocked(backend: Backend) {
     app.stop().await;
 }
 
+/// A person added while no mail worker ran (a one-off command, or a stop between the
+/// directory's commit and the mail's) is welcomed at the next start; the demo company, present
+/// when mail first started, is not mailed at all.
+async fn a_welcome_missed_while_mail_was_not_running_is_caught_up_at_start(backend: Backend) {
+    let sink = SmtpSink::start(None).await;
+    let storage = Storage::new(backend).await;
+    let mut config = storage.config(true);
+    config.mail = mail_config(sink.port, |_| {});
+    // As `switchboard ldap sync` does: the services without their background tasks.
+    let state = switchboard::app::open_services(config.clone(), false)
+        .await
+        .expect("services");
+    let department = state
+        .directory
+        .read()
+        .departments()
+        .next()
+        .map(|d| d.id)
+        .expect("a demo department");
+    let grace: switchboard::directory::NewStaff = serde_json::from_value(json!({
+        "login": "grace", "display_name": "Grace", "staff_type": "employee",
+        "emails": ["grace@example.com"], "departments": [{"department_id": department}],
+    }))
+    .unwrap();
+    state
+        .directory
+        .write(&switchboard::store::Actor::system(), |stage| {
+            stage.create_staff(grace)
+        })
+        .await
+        .expect("grace is added");
+    state.mail.shutdown().await;
+    state.im.shutdown().await;
+    drop(state);
+
+    let app = start(&storage, config.mail.clone(), None).await;
+    let welcome = sink.wait_for(1, |m| to(m, "grace@example.com")).await;
+    assert_eq!(welcome[0]["subject"], "Welcome to Switchboard, Grace");
+    outbox_idle(&app).await;
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "nobody of the demo company is welcomed"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_welcome_missed_while_mail_was_not_running_is_caught_up_at_start,
     mails_wait_while_smtp_is_down_and_go_out_once_after_a_restart,
     settings_change_at_run_time_and_the_password_is_never_shown,
     it_hears_of_ldap_runs_that_fail_or_are_blocked,

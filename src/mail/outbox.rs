@@ -253,6 +253,19 @@ pub(crate) async fn requeue_expired<C: ConnectionTrait>(
     Ok(result.rows_affected)
 }
 
+/// A mail whose attempt was cut off (the worker stopped mid-way): queued again at once.
+pub(crate) async fn requeue<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), MailError> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(QUEUED))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now_ms()))
+        .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(SENDING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The server accepted the mail.
 pub(crate) async fn mark_sent<C: ConnectionTrait>(
     db: &C,

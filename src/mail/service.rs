@@ -66,6 +66,8 @@ pub struct Mail {
     /// Per client address: one office behind one address asks for more than one person does.
     pub(crate) client_throttle: FailedLogins,
     pub(crate) stopping: AtomicBool,
+    /// The mail the worker is handing to the server right now.
+    pub(crate) in_flight: Mutex<Option<Uuid>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     loops: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -105,10 +107,12 @@ impl Mail {
             reset_throttle: FailedLogins::new(5, Duration::from_secs(15 * 60)),
             client_throttle: FailedLogins::new(30, Duration::from_secs(15 * 60)),
             stopping: AtomicBool::new(false),
+            in_flight: Mutex::new(None),
             worker: Mutex::new(None),
             loops: Mutex::new(Vec::new()),
         });
         directory.subscribe(welcome::Listener::new(&welcome));
+        welcome.catch_up(&directory);
         if background {
             *mail.worker.lock_or_recover() = Some(tokio::spawn(super::worker::run(mail.clone())));
             let loops = vec![
@@ -333,8 +337,10 @@ impl Mail {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Stops the background tasks; the worker finishes the mail it is sending (within the
-    /// SMTP timeout), and what is left waits in the outbox for the next start.
+    /// Stops the background tasks. The worker may finish the mail it is sending for a few
+    /// seconds; a server that takes longer does not hold up the stop: the mail is queued again
+    /// (the server may have it already: see the guarantee in `worker.rs`), and what is left
+    /// waits in the outbox for the next start.
     pub async fn shutdown(&self) {
         self.stopping.store(true, Ordering::Release);
         self.wake.notify_one();
@@ -343,12 +349,21 @@ impl Mail {
         }
         let worker = self.worker.lock_or_recover().take();
         if let Some(mut worker) = worker {
-            let grace = self.config.smtp_timeout + Duration::from_secs(2);
+            let grace = self.config.smtp_timeout.min(Duration::from_secs(5));
             if tokio::time::timeout(grace, &mut worker).await.is_err() {
                 worker.abort();
-                tracing::warn!(
-                    "the mail worker did not stop in time; its mail is sent again later"
-                );
+                let _ = worker.await;
+                let cut = self.in_flight.lock_or_recover().take();
+                if let Some(id) = cut {
+                    match outbox::requeue(&self.db, id).await {
+                        Ok(()) => {
+                            tracing::warn!(%id, "the SMTP server was still busy with a mail at shutdown; it is queued again")
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, %id, "a mail cut off at shutdown stays 'sending' until its lease runs out")
+                        }
+                    }
+                }
             }
         }
     }

@@ -47,7 +47,6 @@ fn wants_welcome(staff: &Staff) -> bool {
 
 impl Inbox {
     /// Reads who was welcomed; at the first start, records everyone present as welcomed.
-    /// Everyone else in the directory who wants a welcome is pending (the catch-up).
     pub(crate) async fn load(
         db: &DatabaseConnection,
         directory: &Directory,
@@ -72,17 +71,31 @@ impl Inbox {
             );
             seen.extend(present);
         }
-        let pending = directory
-            .read()
-            .all_staff()
-            .filter(|s| !seen.contains(&s.id) && wants_welcome(s))
-            .map(|s| s.id)
-            .collect();
         Ok(Arc::new(Self {
             seen: Mutex::new(seen),
-            pending: Mutex::new(pending),
+            pending: Mutex::new(BTreeSet::new()),
             wake: Notify::new(),
         }))
+    }
+
+    /// Notes everyone in the directory who wants a welcome and never had one. Called once the
+    /// listener hears commits, so nobody falls between the two (a person noted twice is
+    /// welcomed once).
+    pub(crate) fn catch_up(&self, directory: &Directory) {
+        let missed: Vec<StaffId> = {
+            let seen = self.seen.lock_or_recover();
+            directory
+                .read()
+                .all_staff()
+                .filter(|s| !seen.contains(&s.id) && wants_welcome(s))
+                .map(|s| s.id)
+                .collect()
+        };
+        if !missed.is_empty() {
+            tracing::info!(people = missed.len(), "welcome mails to catch up");
+            self.pending.lock_or_recover().extend(missed);
+            self.wake.notify_one();
+        }
     }
 
     async fn take(&self) -> BTreeSet<StaffId> {

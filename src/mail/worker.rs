@@ -7,7 +7,8 @@
 //! Guarantee: a mail is handed to the server at least once while attempts remain, and at most
 //! once — except when the process stops after the server accepted a mail and before `sent` was
 //! recorded; the row is then still `sending`, its lease runs out, and it is sent again with
-//! the same Message-ID (so duplicates can be recognised).
+//! the same Message-ID (so duplicates can be recognised). A graceful stop that cuts an attempt
+//! short (after 5 s) queues that mail again at once, with the same caveat.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -29,6 +30,8 @@ use super::{
     outbox::{self, now_ms},
     settings::{Security, Settings},
 };
+
+use crate::locks::MutexExt;
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
@@ -125,6 +128,20 @@ async fn send_one(
     if !outbox::claim(db, row.id, lease).await? {
         return Ok(());
     }
+    *mail.in_flight.lock_or_recover() = Some(row.id);
+    let result = attempt(mail, settings, transport, row).await;
+    *mail.in_flight.lock_or_recover() = None;
+    result
+}
+
+async fn attempt(
+    mail: &Mail,
+    settings: &Settings,
+    transport: &mut Option<(u64, Transport)>,
+    row: row::Model,
+) -> Result<(), MailError> {
+    let db = &mail.db;
+    let timeout = mail.config.smtp_timeout;
     let attempts = row.attempts + 1;
     let generation = mail.generation.load(Ordering::Acquire);
     if transport.as_ref().is_none_or(|(g, _)| *g != generation) {
