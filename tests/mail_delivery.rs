@@ -418,6 +418,9 @@ async fn a_welcome_missed_while_mail_was_not_running_is_caught_up_at_start(backe
         })
         .await
         .expect("grace is added");
+    // As the CLI does before it exits: the contacts persister's last writes land first, so
+    // the server below does not start beside them.
+    state.contacts.flush().await;
     state.mail.shutdown().await;
     state.im.shutdown().await;
     drop(state);

@@ -258,6 +258,31 @@ pub async fn acquire_lease(
         .filter(lease_row::Column::ExpiresAt.lt(now()))
         .exec(db)
         .await?;
+    if taken.rows_affected == 1 {
+        return Ok(true);
+    }
+    // A run records its end before it lets go of the lease, so a client that saw a run end
+    // may ask for the next one before the release lands: a lease whose run has ended is free.
+    let Some(lease) = lease_row::Entity::find_by_id(1).one(db).await? else {
+        return Ok(false);
+    };
+    let holder_ended = match Uuid::parse_str(&lease.holder) {
+        Ok(holder) => run_row::Entity::find_by_id(holder)
+            .one(db)
+            .await?
+            .is_some_and(|run| run.status != "running"),
+        Err(_) => false,
+    };
+    if !holder_ended {
+        return Ok(false);
+    }
+    let taken = lease_row::Entity::update_many()
+        .col_expr(lease_row::Column::Holder, Expr::value(run.to_string()))
+        .col_expr(lease_row::Column::ExpiresAt, Expr::value(expiry(ttl)))
+        .filter(lease_row::Column::Id.eq(1))
+        .filter(lease_row::Column::Holder.eq(lease.holder))
+        .exec(db)
+        .await?;
     Ok(taken.rows_affected == 1)
 }
 

@@ -103,8 +103,18 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css}: {e}"))
     }
 
+    /// The text of the element `css` matches. An htmx swap may replace the element between
+    /// finding it and reading it ("does not belong to the document"): find it again.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text")
+        let mut last = None;
+        for _ in 0..50 {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(error) => last = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css}: text: {last:?}")
     }
 
     /// How many elements match `css` now.
