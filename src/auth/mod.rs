@@ -3,13 +3,16 @@
 //! tables; whether a staff member is active comes from the directory's replica.
 
 mod accounts;
+mod key;
 pub mod limiter;
 pub mod password;
 mod powers;
 mod revocation;
+mod staff_accounts;
 mod token;
 
 pub use accounts::Account;
+pub use key::{load_token_key, random_password};
 pub use powers::{AdminPower, Powers};
 pub use revocation::{DirectoryWatch, RevocationCause, RevocationListener};
 pub use token::{Claims, TokenRejection, TokenSigner};
@@ -17,12 +20,10 @@ pub use token::{Claims, TokenRejection, TokenSigner};
 use crate::locks::RwLockExt;
 use std::{
     collections::HashMap,
-    path::Path,
     sync::{Arc, RwLock},
     time::Duration,
 };
 
-use rand::RngExt;
 use uuid::Uuid;
 
 use crate::{
@@ -142,51 +143,6 @@ pub struct Auth {
     admin_lookup: RwLock<Option<Arc<dyn AdminLookup>>>,
     external: RwLock<Option<Arc<dyn ExternalLogin>>>,
     revocation_listeners: RwLock<Vec<Arc<dyn RevocationListener>>>,
-}
-
-/// Reads the token key from `secret`, or from `<data_dir>/token.key`, creating it (mode 0600)
-/// with 32 random bytes on first start.
-pub fn load_token_key(secret: Option<&Secret>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
-    if let Some(secret) = secret {
-        return Ok(secret.expose().as_bytes().to_vec());
-    }
-    let path = data_dir.join("token.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => hex::decode(text.trim()).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is not hex", path.display()),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: [u8; 32] = rand::rng().random();
-            std::fs::create_dir_all(data_dir)?;
-            write_private(&path, hex::encode(key).as_bytes())?;
-            Ok(key.to_vec())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
-}
-
-/// A random password for the bootstrap admin, shown once.
-pub fn random_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
-    (0..20)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
 }
 
 impl Auth {
@@ -449,140 +405,5 @@ impl Auth {
     /// The token lifetime (a portal session cookie lives as long).
     pub fn token_ttl(&self) -> Duration {
         self.ttl
-    }
-
-    /// Revokes every token of an account.
-    pub async fn revoke_all(&self, actor: &Actor, account_id: Uuid) -> Result<(), AuthError> {
-        let mut account = self
-            .cache
-            .read_or_recover()
-            .by_id
-            .get(&account_id)
-            .cloned()
-            .ok_or_else(|| AuthError::NotFound(format!("account {account_id}")))?;
-        account.token_epoch += 1;
-        self.store(actor, "account.revoke_tokens", vec![account])
-            .await
-    }
-
-    /// Sets (or creates) the local password of a staff member's account.
-    pub async fn set_staff_password(
-        &self,
-        actor: &Actor,
-        staff_id: StaffId,
-        password_text: &str,
-    ) -> Result<(), AuthError> {
-        if password_text.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AuthError::Invalid(format!(
-                "password: must be at least {MIN_PASSWORD_CHARS} characters"
-            )));
-        }
-        if self.directory.read().staff(staff_id).is_none() {
-            return Err(AuthError::NotFound(format!("staff {staff_id}")));
-        }
-        let hash = password::hash(password_text).await?;
-        let existing = {
-            let cache = self.cache.read_or_recover();
-            cache
-                .by_staff
-                .get(&staff_id)
-                .and_then(|id| cache.by_id.get(id))
-                .cloned()
-        };
-        let account = match existing {
-            Some(mut account) => {
-                account.password_hash = Some(hash);
-                // A new password ends every session that used the old one.
-                account.token_epoch += 1;
-                account
-            }
-            None => Account {
-                id: Uuid::now_v7(),
-                login: None,
-                password_hash: Some(hash),
-                staff_id: Some(staff_id),
-                is_admin: false,
-                token_epoch: 0,
-            },
-        };
-        self.store(actor, "account.set_password", vec![account])
-            .await
-    }
-
-    /// Creates accounts for many staff at once with one shared, already hashed password
-    /// (used by the demo company; real installations use LDAP or per-person passwords).
-    pub async fn create_staff_accounts(
-        &self,
-        actor: &Actor,
-        staff: &[StaffId],
-        password_hash: &str,
-    ) -> Result<(), AuthError> {
-        let accounts = staff
-            .iter()
-            .map(|staff_id| Account {
-                id: Uuid::now_v7(),
-                login: None,
-                password_hash: Some(password_hash.to_owned()),
-                staff_id: Some(*staff_id),
-                is_admin: false,
-                token_epoch: 0,
-            })
-            .collect();
-        self.store(actor, "account.create", accounts).await
-    }
-
-    /// The account of a staff member, created (without a local password) if missing.
-    async fn ensure_staff_account(&self, staff_id: StaffId) -> Result<Account, AuthError> {
-        if let Some(account) = self.staff_account(staff_id) {
-            return Ok(account);
-        }
-        let account = Account {
-            id: Uuid::now_v7(),
-            login: None,
-            password_hash: None,
-            staff_id: Some(staff_id),
-            is_admin: false,
-            token_epoch: 0,
-        };
-        self.store(&Actor::system(), "account.create", vec![account.clone()])
-            .await?;
-        Ok(account)
-    }
-
-    /// The account of a staff member, if they have one.
-    pub fn staff_account(&self, staff_id: StaffId) -> Option<Account> {
-        let cache = self.cache.read_or_recover();
-        cache
-            .by_staff
-            .get(&staff_id)
-            .and_then(|id| cache.by_id.get(id))
-            .cloned()
-    }
-
-    /// Removes a staff member's account (when the person is deleted).
-    pub async fn remove_staff_account(
-        &self,
-        actor: &Actor,
-        staff_id: StaffId,
-    ) -> Result<(), AuthError> {
-        let Some(account) = self.staff_account(staff_id) else {
-            return Ok(());
-        };
-        let mut txn = self.journal.begin(actor).await?;
-        accounts::delete(txn.txn(), account.id).await?;
-        txn.audit(AuditEntry {
-            action: "account.delete",
-            entity_kind: EntityKind::Account,
-            entity_id: Some(account.id),
-            before: AuditEntry::json(&serde_json::json!({"staff_id": account.staff_id})),
-            after: None,
-        });
-        txn.commit(|_| {
-            let mut cache = self.cache.write_or_recover();
-            cache.by_id.remove(&account.id);
-            cache.by_staff.remove(&staff_id);
-        })
-        .await?;
-        Ok(())
     }
 }
