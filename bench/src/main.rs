@@ -7,6 +7,7 @@ mod im;
 mod im_client;
 mod im_setup;
 mod ldap_sync;
+mod portal;
 mod views;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -57,6 +58,20 @@ enum Which {
     /// Messaging: idle memory per connection, throughput at saturation, latency, department
     /// fan-out and a reconnect storm, against a `serve` child process.
     Im(im::ImArgs),
+    /// Admin portal pages on a generated company: cold and warm latency per page (staff search
+    /// by name, pinyin, initials, login, email), then an open-loop mix at fixed rates.
+    Portal {
+        #[arg(long, default_value_t = 100_000)]
+        staff: usize,
+        #[arg(long, default_value_t = 5_000)]
+        departments: usize,
+        /// Requests per page, one after another.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Offered rates (pages per second) of the open-loop mix.
+        #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
+        rates: Vec<f64>,
+    },
     /// Load a directory into memory and report time and memory (run by `import` in a fresh
     /// process, so the figure is what a service start costs).
     #[command(hide = true)]
@@ -76,6 +91,12 @@ async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync
         Which::Im(args) => im::run(args).await,
         Which::Load { database_url } => directory_import::load(&database_url).await,
         Which::Ldap { staff, departments } => ldap_sync::run_bench(staff, departments).await,
+        Which::Portal {
+            staff,
+            departments,
+            samples,
+            rates,
+        } => portal::run(staff, departments, samples, rates).await,
         Which::Views {
             staff,
             departments,
