@@ -290,6 +290,18 @@ async fn names_with_markup_render_as_text(backend: Backend) {
         .await
         .expect("script");
     assert_eq!(headings, json!(["Overview", "Directory (HR)"]));
+    let links = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('.sidebar .nav a.nav-link')].map(a => a.getAttribute('href'))",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        links,
+        json!(["/admin", "/admin/audit", "/admin/org", "/admin/staff"])
+    );
     let injected = browser
         .client
         .execute(

@@ -42,16 +42,24 @@ pub const SECTIONS: &[NavSection] = &[
             },
         ],
     },
-    // HR (directory power): the org chart and staff pages go here.
+    // HR (directory power): the org chart and the staff list.
     NavSection {
         heading: "nav.section.directory",
         power: Some(AdminPower::Directory),
-        entries: &[NavEntry {
-            id: "org",
-            label: "nav.org",
-            href: "/admin/org",
-            icon: "org",
-        }],
+        entries: &[
+            NavEntry {
+                id: "org",
+                label: "nav.org",
+                href: "/admin/org",
+                icon: "org",
+            },
+            NavEntry {
+                id: "staff",
+                label: "nav.staff",
+                href: "/admin/staff",
+                icon: "people",
+            },
+        ],
     },
     // IT (access power): roles and rules, "view as", LDAP and messaging pages go here.
     NavSection {
