@@ -57,6 +57,7 @@ async fn portal_screenshots() {
     }
 
     let it_pages = it_pages(&app).await;
+    mail_outbox(&app).await;
 
     for (lang, code) in [("zh-CN", "zh"), ("en-US", "en")] {
         let browser = Browser::start(lang).await;
@@ -117,6 +118,48 @@ async fn portal_screenshots() {
     println!("screenshots in {}", out.display());
 }
 
+/// Mail settings pointing at a port nobody listens on, and a test mail waiting in the outbox
+/// (with its error), so the mail page shows its states.
+async fn mail_outbox(app: &TestApp) {
+    let port = common::smtp::free_port();
+    let saved = app
+        .admin(
+            Method::PUT,
+            "/api/v1/admin/mail/settings",
+            Some(json!({
+                "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none",
+                "smtp_username": "switchboard", "smtp_password": "demo-password",
+                "from_address": "switchboard@example.com", "from_name": "Switchboard",
+                "public_url": null, "language": "zh", "digest_after_minutes": 60,
+                "alert_to": ["it-desk@example.com"], "welcome": true,
+            })),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let queued = app
+        .admin(
+            Method::POST,
+            "/api/v1/admin/mail/test",
+            Some(json!({"to": "it-desk@example.com"})),
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    let id = queued.body["id"].as_str().expect("id").to_owned();
+    for _ in 0..100 {
+        let entry = app
+            .admin(
+                Method::GET,
+                &format!("/api/v1/admin/mail/outbox/{id}"),
+                None,
+            )
+            .await;
+        if entry.body["last_error"].is_string() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// IT's pages: (file name, path, an element that is there once the page is complete).
 async fn it_pages(app: &TestApp) -> Vec<(&'static str, String, &'static str)> {
     let get = |path: &'static str| async move { app.admin(Method::GET, path, None).await.body };
@@ -158,6 +201,7 @@ async fn it_pages(app: &TestApp) -> Vec<(&'static str, String, &'static str)> {
         .to_owned();
     vec![
         ("roles", "/admin/roles".into(), "#roles"),
+        ("mail-outbox", "/admin/mail#outbox".into(), "#outbox-table"),
         ("role", format!("/admin/roles/{employee}"), "#role-people"),
         ("rules", "/admin/rules".into(), ".rules-table"),
         (

@@ -33,5 +33,6 @@ mod portal_hr;
 mod portal_hr_import;
 mod portal_hr_staff;
 mod portal_it;
+mod portal_messaging;
 mod portal_screenshots;
 mod webapp;

@@ -116,6 +116,11 @@ fn kind_key(kind: &str) -> &'static str {
         Some(EntityKind::Assignment) => "audit.kind.assignment",
         Some(EntityKind::FieldDefinition) => "audit.kind.field_definition",
         Some(EntityKind::LdapRun) => "audit.kind.ldap_run",
+        Some(EntityKind::Setting) => "audit.kind.setting",
+        Some(EntityKind::Mail) => "audit.kind.mail",
+        Some(EntityKind::ApiKey) => "audit.kind.api_key",
+        Some(EntityKind::Webhook) => "audit.kind.webhook",
+        Some(EntityKind::Conversation) => "audit.kind.conversation",
         None => "audit.kind.other",
     }
 }

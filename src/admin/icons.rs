@@ -47,6 +47,16 @@ pub fn svg(name: &str) -> &'static str {
             "</svg>"
         ),
         "chat" => concat!(head!(), r#"<path d="M4 5h16v11H9l-5 4z"/>"#, "</svg>"),
+        "mail" => concat!(
+            head!(),
+            r#"<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3 7l9 6 9-6"/>"#,
+            "</svg>"
+        ),
+        "key" => concat!(
+            head!(),
+            r#"<circle cx="8" cy="15" r="4"/><path d="M11 12l9-9M17 6l3 3M15 8l2 2"/>"#,
+            "</svg>"
+        ),
         "online" => concat!(
             head!(),
             r#"<circle cx="12" cy="12" r="4"/><path d="M5 12a7 7 0 0 1 14 0M2 12a10 10 0 0 1 20 0"/>"#,

@@ -39,6 +39,7 @@ mod icons;
 mod it;
 mod landing;
 mod login;
+mod mail;
 mod nav;
 mod org;
 mod page;
@@ -75,6 +76,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/org/{id}/move", post(org::move_to))
         .route("/admin/org/{id}/delete", post(org::delete))
         .merge(it::router())
+        .route("/admin/mail", get(mail::show).post(mail::save))
+        .route("/admin/mail/test", post(mail::send_test))
+        .route("/admin/mail/test/{id}", get(mail::test_result))
+        .route("/admin/mail/outbox/{id}/retry", post(mail::retry))
         .route("/admin/staff", get(staff::list))
         .route(
             "/admin/staff/import",

@@ -84,6 +84,12 @@ pub const SECTIONS: &[NavSection] = &[
                 href: "/admin/view-as",
                 icon: "eye",
             },
+            NavEntry {
+                id: "mail",
+                label: "nav.mail",
+                href: "/admin/mail",
+                icon: "mail",
+            },
         ],
     },
 ];

@@ -305,7 +305,9 @@ impl From<crate::mail::MailError> for ApiError {
             E::Throttled(_) => Self::TooManyRequests(err.to_string()),
             E::Auth(e) => e.into(),
             E::Im(e) => e.into(),
-            E::Db(_) | E::Template(_) | E::Internal(_) => Self::Internal(err.to_string()),
+            E::Db(_) | E::Store(_) | E::Template(_) | E::Internal(_) => {
+                Self::Internal(err.to_string())
+            }
         }
     }
 }

@@ -55,10 +55,12 @@ pub async fn settings(State(state): State<AppState>, _admin: Admin) -> Json<Mail
               (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn set_settings(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiJson(input): ApiJson<MailSettingsInput>,
 ) -> Result<Json<MailSettings>, ApiError> {
-    Ok(Json(state.mail.update_settings(input).await?))
+    let actor = admin.actor(&remote);
+    Ok(Json(state.mail.update_settings(&actor, input).await?))
 }
 
 /// Where to send a test mail.
@@ -81,6 +83,7 @@ pub struct TestMailRequest {
 pub async fn send_test(
     State(state): State<AppState>,
     admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiJson(request): ApiJson<TestMailRequest>,
 ) -> Result<
     (
@@ -92,7 +95,7 @@ pub async fn send_test(
 > {
     let entry = state
         .mail
-        .send_test(request.to, &admin.0.name, admin.0.staff_id)
+        .send_test(&admin.actor(&remote), request.to, admin.0.staff_id)
         .await?;
     let location = format!("/api/v1/admin/mail/outbox/{}", entry.id);
     Ok((
@@ -146,10 +149,11 @@ pub async fn outbox_entry(
               (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn retry(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OutboxEntry>, ApiError> {
-    Ok(Json(state.mail.retry(id).await?))
+    Ok(Json(state.mail.retry(&admin.actor(&remote), id).await?))
 }
 
 fn person(caller: &Caller) -> Result<crate::directory::StaffId, ApiError> {

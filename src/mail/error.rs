@@ -21,6 +21,8 @@ pub enum MailError {
     Auth(#[from] AuthError),
     #[error("messaging: {0}")]
     Im(#[from] crate::im::ImError),
+    #[error("journal: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("template: {0}")]

@@ -30,6 +30,7 @@ use crate::{
     im::Im,
     locks::{MutexExt, RwLockExt},
     observability::render_value,
+    store::{Actor, AuditEntry, EntityKind},
 };
 
 /// Counters behind `/metrics`.
@@ -163,15 +164,33 @@ impl Mail {
         self.current().view()
     }
 
-    /// Replaces the settings; the worker uses them from its next mail on.
+    /// Replaces the settings (audited: before and after, never the password); the worker uses
+    /// them from its next mail on.
     pub async fn update_settings(
         &self,
+        actor: &Actor,
         input: MailSettingsInput,
     ) -> Result<MailSettings, MailError> {
-        let next = self.current().replaced_by(input)?;
-        settings::save(&self.db, &next).await?;
+        let current = self.current();
+        let password_change = input.smtp_password.is_some();
+        let next = current.replaced_by(input)?;
         let view = next.view();
-        *self.settings.write_or_recover() = Arc::new(next);
+        let mut txn = self.directory.journal().begin(actor).await?;
+        settings::save(txn.txn(), &next).await?;
+        txn.audit(AuditEntry {
+            action: "mail.settings",
+            entity_kind: EntityKind::Setting,
+            entity_id: None,
+            before: AuditEntry::json(&current.view()),
+            after: AuditEntry::json(&serde_json::json!({
+                "settings": view,
+                "password_changed": password_change,
+            })),
+        });
+        txn.commit(|_| {
+            *self.settings.write_or_recover() = Arc::new(next);
+        })
+        .await?;
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.wake.notify_one();
         tracing::info!(host = ?view.smtp_host, port = view.smtp_port, "mail settings changed");
@@ -220,10 +239,11 @@ impl Mail {
     /// shows whether the server took it.
     pub async fn send_test(
         &self,
+        actor: &Actor,
         to: Option<String>,
-        requested_by: &str,
         caller: Option<StaffId>,
     ) -> Result<OutboxEntry, MailError> {
+        let requested_by = actor.name.as_str();
         let settings = self.current();
         if !settings.configured() {
             return Err(MailError::NotConfigured);
@@ -259,6 +279,8 @@ impl Mail {
             .await?
             .ok_or_else(|| MailError::Internal("the test mail was not queued".into()))?;
         self.poke();
+        self.audit(actor, "mail.test", id, serde_json::json!({ "to": to }))
+            .await?;
         outbox::get(&self.db, id).await
     }
 
@@ -276,10 +298,34 @@ impl Mail {
     }
 
     /// Queues a failed mail again.
-    pub async fn retry(&self, id: Uuid) -> Result<OutboxEntry, MailError> {
+    pub async fn retry(&self, actor: &Actor, id: Uuid) -> Result<OutboxEntry, MailError> {
         let entry = outbox::retry(&self.db, id).await?;
         self.poke();
+        let what = serde_json::json!({ "kind": entry.kind, "to": entry.recipient });
+        self.audit(actor, "mail.retry", id, what).await?;
         Ok(entry)
+    }
+
+    /// An audit line about a mail of the outbox.
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        id: Uuid,
+        after: serde_json::Value,
+    ) -> Result<(), MailError> {
+        let entry = AuditEntry {
+            action,
+            entity_kind: EntityKind::Mail,
+            entity_id: Some(id),
+            before: None,
+            after: AuditEntry::json(&after),
+        };
+        self.directory
+            .journal()
+            .audit_only(actor, vec![entry])
+            .await?;
+        Ok(())
     }
 
     /// A person's first mail address, if they are active and have one.

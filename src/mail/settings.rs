@@ -317,7 +317,10 @@ pub(crate) async fn load(
     }
 }
 
-pub(crate) async fn save(db: &DatabaseConnection, settings: &Settings) -> Result<(), MailError> {
+pub(crate) async fn save<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+) -> Result<(), MailError> {
     let value = serde_json::to_string(settings).map_err(|e| MailError::Internal(e.to_string()))?;
     setting::Entity::insert(setting::ActiveModel {
         key: Set(SMTP_KEY.to_owned()),

@@ -42,6 +42,14 @@ pub enum EntityKind {
     Assignment,
     FieldDefinition,
     LdapRun,
+    /// A settings record of a module (mail, messaging): no id of its own.
+    Setting,
+    /// A mail of the outbox (a test mail, a retry).
+    Mail,
+    ApiKey,
+    Webhook,
+    /// A group or department conversation (dissolved, new owner, an announcement sent to it).
+    Conversation,
 }
 
 impl EntityKind {
@@ -55,10 +63,15 @@ impl EntityKind {
             Self::Assignment => "assignment",
             Self::FieldDefinition => "field_definition",
             Self::LdapRun => "ldap_run",
+            Self::Setting => "setting",
+            Self::Mail => "mail",
+            Self::ApiKey => "api_key",
+            Self::Webhook => "webhook",
+            Self::Conversation => "conversation",
         }
     }
 
-    pub const ALL: [EntityKind; 8] = [
+    pub const ALL: [EntityKind; 13] = [
         Self::Department,
         Self::Staff,
         Self::Account,
@@ -67,6 +80,11 @@ impl EntityKind {
         Self::Assignment,
         Self::FieldDefinition,
         Self::LdapRun,
+        Self::Setting,
+        Self::Mail,
+        Self::ApiKey,
+        Self::Webhook,
+        Self::Conversation,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -318,6 +336,20 @@ impl Journal {
             changes: Vec::new(),
             audit: Vec::new(),
         })
+    }
+
+    /// Writes audit lines of a change made outside the journal's own rows (a module's settings,
+    /// a mail queued, a group dissolved by the messaging writer) under a version of their own.
+    pub async fn audit_only(
+        &self,
+        actor: &Actor,
+        entries: Vec<AuditEntry>,
+    ) -> Result<Version, StoreError> {
+        let mut txn = self.begin(actor).await?;
+        for entry in entries {
+            txn.audit(entry);
+        }
+        txn.commit(|version| version).await
     }
 
     /// The newest version that changed a directory entity or the policy (not accounts).

@@ -6,7 +6,7 @@
 //! portal's CSRF check like every other.
 
 mod people_pick;
-mod posted;
+pub(super) mod posted;
 mod roles;
 mod rule_form;
 mod rule_text;

@@ -23,7 +23,7 @@ pub struct AuditParams {
     /// Only entries by this actor (a login, `admin`, `ldap`, `demo`, `system`).
     pub actor: Option<String>,
     /// Only entries about this kind of entity.
-    #[param(inline, value_type = Option<String>, pattern = "^(department|staff|account|role|rule|assignment|field_definition|ldap_run)$")]
+    #[param(inline, value_type = Option<String>, pattern = "^(department|staff|account|role|rule|assignment|field_definition|ldap_run|setting|mail|api_key|webhook|conversation)$")]
     pub entity_kind: Option<String>,
     /// Only entries from this source.
     #[param(value_type = Option<String>, pattern = "^(portal|api|ldap|demo|system)$")]
