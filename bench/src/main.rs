@@ -2,12 +2,14 @@
 //! none asserts on time. Run them with `scripts/bench <which>` (a release build of both
 //! binaries, then this one).
 
+mod changelog;
 mod directory_import;
 mod im;
 mod im_client;
 mod im_setup;
 mod ldap_sync;
 mod portal;
+mod storage;
 mod views;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -72,6 +74,10 @@ enum Which {
         #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
         rates: Vec<f64>,
     },
+    /// Storage: database and WAL size, and cold start after kill -9, as people are created and
+    /// given roles one by one (`moves`); start-up with a million changelog rows (`changes`).
+    #[command(subcommand)]
+    Storage(StorageBench),
     /// Load a directory into memory and report time and memory (run by `import` in a fresh
     /// process, so the figure is what a service start costs).
     #[command(hide = true)]
@@ -79,6 +85,15 @@ enum Which {
         #[arg(long)]
         database_url: String,
     },
+}
+
+/// The two storage benchmarks.
+#[derive(Subcommand)]
+enum StorageBench {
+    /// People created and given a role one at a time through the API of a `serve` process.
+    Moves(storage::MovesArgs),
+    /// Start-up with a million changelog rows, before and after they pass the retention.
+    Changes(changelog::ChangesArgs),
 }
 
 async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -89,6 +104,8 @@ async fn run(which: Which) -> Result<(), Box<dyn std::error::Error + Send + Sync
             batch,
         } => directory_import::run(staff, departments, batch).await,
         Which::Im(args) => im::run(args).await,
+        Which::Storage(StorageBench::Moves(args)) => storage::run(args).await,
+        Which::Storage(StorageBench::Changes(args)) => changelog::run(args).await,
         Which::Load { database_url } => directory_import::load(&database_url).await,
         Which::Ldap { staff, departments } => ldap_sync::run_bench(staff, departments).await,
         Which::Portal {
