@@ -146,7 +146,7 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
             let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 every_hour.tick().await;
-                if let Err(error) = contacts.prune(&journal, retention).await {
+                if let Err(error) = prune_history(&contacts, &journal, retention).await {
                     tracing::warn!(%error, "pruning contact-sync history failed");
                 }
             }
@@ -185,6 +185,20 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         mail,
         metrics: Arc::new(Metrics::default()),
     })
+}
+
+/// Forgets what is older than the retention: the contact-sync history (older clients reset)
+/// and the changelog rows (nothing reads them once they are past it).
+pub async fn prune_history(
+    contacts: &Contacts,
+    journal: &Journal,
+    retention: Duration,
+) -> Result<(), StoreError> {
+    if let Some(cutoff) = contacts.prune(journal, retention).await? {
+        let deleted = journal.compact_changes(cutoff).await?;
+        tracing::info!(%cutoff, deleted, "changelog compacted");
+    }
+    Ok(())
 }
 
 impl Application {

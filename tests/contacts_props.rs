@@ -8,7 +8,9 @@
 //!     no masked field, is ever served. The oracle's casbin is loaded afresh from the stored
 //!     tables, and the live enforcer must hold exactly its lines;
 //!  3. versions never go backwards;
-//!  4. a restart changes no view: the snapshot at a version is the same before and after.
+//!  4. a restart changes no view: the snapshot at a version is the same before and after;
+//!  5. compacting the history (all of it past the retention) resets no client that is up to
+//!     date, and the deltas that follow, across restarts too, stay exact.
 
 use crate::common;
 
@@ -143,6 +145,9 @@ enum Op {
         members: Vec<usize>,
     },
     Restart,
+    /// Everything committed so far passes the retention and is compacted away (every client
+    /// is up to date after each step, so none may reset).
+    Compact,
 }
 
 const GROUPS: [&str; 2] = ["cn=ops,ou=groups,dc=test", "cn=all,ou=groups,dc=test"];
@@ -218,6 +223,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..2usize, proptest::collection::vec(any::<usize>(), 0..4))
             .prop_map(|(group, members)| Op::SetGroup { group, members }),
         Just(Op::Restart),
+        Just(Op::Compact),
     ]
 }
 
@@ -646,6 +652,13 @@ impl World {
                     .await;
             }
             Op::Restart => self.restart().await?,
+            Op::Compact => switchboard::app::prune_history(
+                &self.state.contacts,
+                self.state.directory.journal(),
+                std::time::Duration::ZERO,
+            )
+            .await
+            .expect("compaction"),
         }
         Ok(())
     }

@@ -108,7 +108,10 @@ async fn prepare(dir: &std::path::Path, args: &ChangesArgs) -> Result<(), BoxErr
         staff.extend(ids);
     }
     let started = Instant::now();
-    let rounds = args.changes.saturating_sub(args.staff).div_ceil(args.staff.max(1));
+    let rounds = args
+        .changes
+        .saturating_sub(args.staff)
+        .div_ceil(args.staff.max(1));
     for round in 0..rounds {
         state
             .directory
@@ -137,7 +140,8 @@ async fn prepare(dir: &std::path::Path, args: &ChangesArgs) -> Result<(), BoxErr
 }
 
 pub async fn run(args: ChangesArgs) -> Result<(), BoxError> {
-    let dir = std::env::temp_dir().join(format!("switchboard-bench-changes-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-bench-changes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     println!(

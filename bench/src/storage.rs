@@ -154,7 +154,8 @@ impl Api {
 }
 
 fn scratch() -> Result<PathBuf, BoxError> {
-    let dir = std::env::temp_dir().join(format!("switchboard-bench-storage-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-bench-storage-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -16,6 +16,7 @@ mod m20261125_000009_ldap_sync_cookie;
 mod m20261129_000010_admin_powers;
 mod m20261129_000011_ldap_settings_fingerprint;
 mod m20261201_000012_mail;
+mod m20261201_000013_storage_history;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_admin_powers::Migration),
             Box::new(m20261129_000011_ldap_settings_fingerprint::Migration),
             Box::new(m20261201_000012_mail::Migration),
+            Box::new(m20261201_000013_storage_history::Migration),
         ]
     }
 }

@@ -23,8 +23,8 @@ pub const LIMIT: usize = 200_000;
 fn weight(item: &Persist) -> usize {
     1 + match item {
         Persist::ClassLog { entries, .. } => entries.len(),
-        Persist::TransitionDiff(transition) => transition.entries.len(),
-        Persist::Compact { survivors, .. } => survivors.iter().map(|(_, e)| e.len()).sum(),
+        Persist::TransitionDiff { diff, .. } => diff.entries.len(),
+        Persist::Compact { keep, .. } => keep.len(),
         _ => 0,
     }
 }

@@ -127,11 +127,6 @@ impl ChangeIndex {
             .collect()
     }
 
-    /// Entries last changed before `version`.
-    pub fn before(&self, version: Version) -> Vec<(Version, EntryKey)> {
-        self.ordered.range(..(version, MIN_KEY)).copied().collect()
-    }
-
     pub fn len(&self) -> usize {
         self.last.len()
     }

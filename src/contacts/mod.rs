@@ -7,6 +7,7 @@ mod backlog;
 mod class;
 mod frozen;
 mod index;
+mod moves;
 mod project;
 mod service;
 mod slots;

@@ -14,7 +14,7 @@ use super::{
     backlog::{self, Backlog},
     class::{ClassKey, ClassView},
     frozen::FrozenView,
-    index::{EntryKey, EntryKind},
+    index::EntryKey,
     project::ContactStaff,
     snapshots::{SnapshotBody, SnapshotCache},
     state::{ContactsState, DeltaOutcome, UserView, ViewError},
@@ -24,7 +24,7 @@ use super::{
 use crate::{
     access::{Access, PolicyListener, PolicySnapshot},
     directory::{Change, Directory, DirectoryListener, Replica, StaffId},
-    store::{EntityKind, Journal, StoreError, Version},
+    store::{Journal, StoreError, Version},
 };
 
 /// Figures about the views, for metrics and benchmarks.
@@ -63,18 +63,22 @@ impl Contacts {
         let db = journal.db().clone();
         let stored = store::load(&db).await?;
         let relevant = journal.last_change_version().await?;
-        let department_versions = journal.entity_versions(EntityKind::Department).await?;
-        let staff_versions = journal.entity_versions(EntityKind::Staff).await?;
 
         let (state, users_to_write) = {
             let replica = directory.read();
             let policy = access.snapshot();
             let mut state = ContactsState::build(journal.head(), &policy, &replica);
-            for (id, version) in department_versions {
-                state.global.touch(EntryKey::department(id), version);
+            // Every entry carries the version that last changed it: the global index comes from
+            // the directory itself, and start-up never reads the changelog's history.
+            for department in replica.departments() {
+                state
+                    .global
+                    .touch(EntryKey::department(department.id.0), department.version);
             }
-            for (id, version) in staff_versions {
-                state.global.touch(EntryKey::staff(id), version);
+            for person in replica.all_staff() {
+                state
+                    .global
+                    .touch(EntryKey::staff(person.id.0), person.version);
             }
             let users = restore(&mut state, stored, relevant);
             (state, users)
@@ -271,30 +275,25 @@ impl Contacts {
         Ok(serde_json::to_vec(&view.snapshot()).map_or(0, |b| b.len()))
     }
 
-    /// Forgets sync history older than `retention` (see `ContactsState::prune`).
+    /// Forgets sync history older than `retention` (see `ContactsState::prune`); returns the
+    /// first version kept, if anything was old enough.
     pub async fn prune(
         &self,
         journal: &Journal,
         retention: std::time::Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Version>, StoreError> {
         let at = chrono::Utc::now().timestamp_millis() - retention.as_millis() as i64;
         let last_old = journal.version_before(at).await?;
         if last_old.0 <= 0 {
-            return Ok(());
+            return Ok(None);
         }
         // Everything committed at or before `last_old` is older than the retention.
         let cutoff = Version(last_old.0 + 1);
-        let replica = self.directory.read();
         let mut state = self.state.write_or_recover();
-        state.prune(cutoff, |key| match key.kind {
-            EntryKind::Department => replica
-                .department(crate::directory::DepartmentId(key.id))
-                .is_some(),
-            EntryKind::Staff => replica.staff(StaffId(key.id)).is_some(),
-        });
+        state.prune(cutoff);
         self.send(&mut state);
         tracing::info!(%cutoff, "contact-sync history pruned");
-        Ok(())
+        Ok(Some(cutoff))
     }
 
     /// What replacing the policy in force (`old`) by `new` would do to everyone's contact
@@ -328,6 +327,11 @@ fn restore(
     if stored.applied.is_none_or(|applied| applied < relevant) {
         state.floor = relevant;
     }
+    // History compacted away: older readers reset.
+    state.floor = state.floor.max(stored.floor);
+    for diff in &stored.diffs {
+        state.chains.restore(diff);
+    }
     let ghost = |state: &mut ContactsState, key: &ClassKey| {
         state
             .classes
@@ -354,10 +358,20 @@ fn restore(
         previous.insert(staff, (class, since, floor));
     }
     let mut transitions: HashMap<StaffId, Vec<super::state::Transition>> = HashMap::new();
-    for (staff, transition) in stored.transitions {
-        ghost(state, &transition.from);
-        ghost(state, &transition.to);
-        transitions.entry(staff).or_default().push(transition);
+    // The newest move of each person whose diff is lost: their readers from before it reset.
+    let mut lost: HashMap<StaffId, Version> = HashMap::new();
+    for (staff, stored_move) in stored.transitions {
+        match stored_move {
+            store::StoredMove::Move(transition) => {
+                ghost(state, &transition.from);
+                ghost(state, &transition.to);
+                transitions.entry(staff).or_default().push(transition);
+            }
+            store::StoredMove::Lost(version) => {
+                let newest = lost.entry(staff).or_default();
+                *newest = (*newest).max(version);
+            }
+        }
     }
     let version = state.version;
     let mut to_write = Vec::new();
@@ -365,8 +379,9 @@ fn restore(
         match previous.get(staff) {
             Some((class, since, floor)) if *class == user.class => {
                 user.since = *since;
-                user.floor = *floor;
+                user.floor = (*floor).max(lost.get(staff).copied().unwrap_or_default());
                 let mut list = transitions.remove(staff).unwrap_or_default();
+                list.retain(|t| t.version > user.floor);
                 list.sort_by_key(|t| t.version);
                 user.transitions = list;
             }

@@ -17,6 +17,7 @@ use super::{
     class::{ClassKey, ClassView, Dirty, diff},
     frozen::Entries,
     index::{ChangeIndex, EntryKey},
+    moves::{MoveChains, MoveDiff},
     project::{ContactDepartment, ContactStaff},
     slots::{BitSet, SlotMaps},
 };
@@ -28,13 +29,14 @@ use crate::{
 
 /// A person moving from one class to another at a version, with the entries whose state
 /// differs between the two views at that moment. Everyone making the same move in the same
-/// commit shares one list (a role granted to 10,000 people is one diff, not 10,000).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// commit shares one diff (a role granted to 10,000 people is one diff, not 10,000), and
+/// consecutive diffs of the same pair of classes are stored as their differences (`moves`).
+#[derive(Debug, Clone)]
 pub struct Transition {
     pub version: Version,
     pub from: ClassKey,
     pub to: ClassKey,
-    pub entries: Arc<[EntryKey]>,
+    pub diff: Arc<MoveDiff>,
     /// The two classes mask differently: every entry's projection changed.
     pub all: bool,
 }
@@ -76,12 +78,18 @@ pub enum Persist {
         staff: StaffId,
         transition: Transition,
     },
-    /// What differs between two classes at a version, shared by everyone making that move.
-    TransitionDiff(Transition),
-    /// Rewrite each class's stored log below `cutoff` as its surviving entries.
+    /// What differs between two classes at a version, shared by everyone making that move
+    /// (stored as its change from the previous diff of the pair, see `moves`).
+    TransitionDiff {
+        diff: Arc<MoveDiff>,
+        all: bool,
+    },
+    /// History below `cutoff` is gone: readers older than `floor` reset. Diffs below the cutoff
+    /// that later diffs are chained to (`keep`) stay.
     Compact {
         cutoff: Version,
-        survivors: Vec<(ClassKey, Vec<(Version, EntryKey)>)>,
+        floor: Version,
+        keep: Vec<(Version, ClassKey, ClassKey)>,
     },
     Applied(Version),
 }
@@ -129,11 +137,13 @@ pub struct ContactsState {
     pub entries: Entries,
     /// How many people each class has (a class with none stops being maintained).
     pub members: HashMap<ClassKey, usize>,
+    /// The newest diff of each pair of classes people moved between.
+    pub chains: MoveChains,
     pub outbox: Vec<Persist>,
 }
 
 /// The diffs computed for the moves of one commit, by (from, to).
-type MoveDiffs = HashMap<(ClassKey, ClassKey), (Arc<[EntryKey]>, bool)>;
+type MoveDiffs = HashMap<(ClassKey, ClassKey), (Arc<MoveDiff>, bool)>;
 
 /// Caches class profiles per role set while many people are (re)classified at once.
 #[derive(Default)]
@@ -237,39 +247,35 @@ impl ContactsState {
         if from == to {
             return;
         }
-        let (entries, all) = match diffs.get(&(from.clone(), to.clone())) {
+        let (moved, all) = match diffs.get(&(from.clone(), to.clone())) {
             Some(known) => known.clone(),
             None => {
-                let (entries, all): (Arc<[EntryKey]>, bool) =
-                    match (self.classes.get(&from), self.classes.get(&to)) {
-                        (Some(a), Some(b)) => (
-                            diff(
-                                (&a.departments, &a.staff),
-                                (&b.departments, &b.staff),
-                                replica,
-                                &self.slots,
-                            )
-                            .into(),
-                            a.profile.masks != b.profile.masks,
+                let (exact, all) = match (self.classes.get(&from), self.classes.get(&to)) {
+                    (Some(a), Some(b)) => (
+                        diff(
+                            (&a.departments, &a.staff),
+                            (&b.departments, &b.staff),
+                            replica,
+                            &self.slots,
                         ),
-                        _ => (Arc::from([]), true),
-                    };
-                self.outbox.push(Persist::TransitionDiff(Transition {
-                    version,
-                    from: from.clone(),
-                    to: to.clone(),
-                    entries: entries.clone(),
+                        a.profile.masks != b.profile.masks,
+                    ),
+                    _ => (Vec::new(), true),
+                };
+                let moved = self.chains.record(version, &from, &to, &exact);
+                self.outbox.push(Persist::TransitionDiff {
+                    diff: moved.clone(),
                     all,
-                }));
-                diffs.insert((from.clone(), to.clone()), (entries.clone(), all));
-                (entries, all)
+                });
+                diffs.insert((from.clone(), to.clone()), (moved.clone(), all));
+                (moved, all)
             }
         };
         let transition = Transition {
             version,
             from,
             to: to.clone(),
-            entries,
+            diff: moved,
             all,
         };
         self.leave(&transition.from.clone());

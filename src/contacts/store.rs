@@ -2,16 +2,20 @@
 //! contacts module uses these tables; everything in them can be recomputed except the history
 //! that lets old clients receive deltas instead of resets.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait, sea_query::OnConflict,
+    QueryOrder, QuerySelect, TransactionTrait, sea_query::OnConflict,
 };
 
 use super::{
     class::ClassKey,
     index::{EntryKey, pack, unpack},
+    moves::MoveDiff,
     state::{Persist, Transition},
 };
 use crate::{
@@ -95,6 +99,8 @@ pub mod diff_row {
         #[sea_orm(primary_key, auto_increment = false)]
         pub to_key: String,
         pub all_entries: bool,
+        /// The version of the pair's previous diff that `entries` changes; none: the whole diff.
+        pub base_version: Option<i64>,
         pub entries: Vec<u8>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -110,31 +116,43 @@ pub mod meta_row {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
         pub applied: i64,
+        /// Readers older than this reset (history before it was compacted).
+        pub floor: i64,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A stored class-to-class diff: its entries, and whether every entry changed.
-type SharedDiff = (Arc<[EntryKey]>, bool);
+/// A person's stored move: whole, or lost (its diff is damaged or missing), in which case
+/// readers from before it reset.
+#[derive(Debug)]
+pub enum StoredMove {
+    Move(Transition),
+    Lost(Version),
+}
 
 /// Everything persisted, as loaded at start.
 #[derive(Debug, Default)]
 pub struct Stored {
     pub applied: Option<Version>,
+    pub floor: Version,
     pub classes: Vec<(ClassKey, Version, Version)>,
     pub logs: Vec<(ClassKey, Vec<(Version, super::index::EntryKey)>)>,
     pub users: Vec<(StaffId, ClassKey, Version, Version)>,
-    pub transitions: Vec<(StaffId, Transition)>,
+    /// Every readable class-to-class diff, oldest first.
+    pub diffs: Vec<Arc<MoveDiff>>,
+    pub transitions: Vec<(StaffId, StoredMove)>,
 }
 
+/// A diff's row key: version, from, to.
+type DiffKey = (i64, String, String);
+
 pub async fn load(db: &DatabaseConnection) -> Result<Stored, StoreError> {
+    let meta = meta_row::Entity::find_by_id(1).one(db).await?;
     let mut stored = Stored {
-        applied: meta_row::Entity::find_by_id(1)
-            .one(db)
-            .await?
-            .map(|m| Version(m.applied)),
+        applied: meta.as_ref().map(|m| Version(m.applied)),
+        floor: Version(meta.map_or(0, |m| m.floor)),
         ..Default::default()
     };
     for row in class_row::Entity::find().all(db).await? {
@@ -157,33 +175,51 @@ pub async fn load(db: &DatabaseConnection) -> Result<Stored, StoreError> {
             Version(row.floor),
         ));
     }
-    let mut diffs: HashMap<(i64, String, String), SharedDiff> = HashMap::new();
-    for row in diff_row::Entity::find().all(db).await? {
-        // A damaged diff only costs its readers a full resend of their view (`all`).
-        let entries = unpack(&row.entries).map(|e| e.into_iter().map(|(_, k)| k).collect());
+    // Oldest first, so the diff a row is chained to is loaded before it.
+    let mut diffs: HashMap<DiffKey, (Arc<MoveDiff>, bool)> = HashMap::new();
+    let rows = diff_row::Entity::find()
+        .order_by_asc(diff_row::Column::Version)
+        .all(db)
+        .await?;
+    for row in rows {
+        let entries: Option<Box<[EntryKey]>> =
+            unpack(&row.entries).map(|e| e.into_iter().map(|(_, k)| k).collect());
+        let (from, to) = (ClassKey(row.from_key.clone()), ClassKey(row.to_key.clone()));
+        let version = Version(row.version);
+        // A damaged row, or one chained to a missing diff, is lost with everything after it.
+        let diff = match (entries, row.base_version) {
+            (Some(entries), None) => MoveDiff::root(version, from, to, entries),
+            (Some(entries), Some(base)) => {
+                match diffs.get(&(base, row.from_key.clone(), row.to_key.clone())) {
+                    Some((base, _)) => MoveDiff::link(version, base.clone(), entries),
+                    None => continue,
+                }
+            }
+            (None, _) => continue,
+        };
+        let diff = Arc::new(diff);
+        stored.diffs.push(diff.clone());
         diffs.insert(
             (row.version, row.from_key, row.to_key),
-            (
-                entries.clone().unwrap_or_else(|| Arc::from([])),
-                row.all_entries || entries.is_none(),
-            ),
+            (diff, row.all_entries),
         );
     }
     for row in transition_row::Entity::find().all(db).await? {
-        let (entries, all) = diffs
-            .get(&(row.version, row.from_key.clone(), row.to_key.clone()))
-            .cloned()
-            .unwrap_or_else(|| (Arc::from([]), true));
-        stored.transitions.push((
-            StaffId(row.staff_id),
-            Transition {
-                version: Version(row.version),
+        let version = Version(row.version);
+        let stored_move = match diffs.get(&(row.version, row.from_key.clone(), row.to_key.clone()))
+        {
+            Some((diff, all)) => StoredMove::Move(Transition {
+                version,
                 from: ClassKey(row.from_key),
                 to: ClassKey(row.to_key),
-                all,
-                entries,
-            },
-        ));
+                diff: diff.clone(),
+                all: *all,
+            }),
+            None => StoredMove::Lost(version),
+        };
+        stored
+            .transitions
+            .push((StaffId(row.staff_id), stored_move));
     }
     Ok(stored)
 }
@@ -280,43 +316,25 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
                 .exec_without_returning(&txn)
                 .await?;
             }
-            Persist::TransitionDiff(transition) => {
-                let entries: Vec<_> = transition
-                    .entries
-                    .iter()
-                    .map(|k| (transition.version, *k))
-                    .collect();
+            Persist::TransitionDiff { diff, all } => {
+                let entries: Vec<_> = diff.entries.iter().map(|k| (diff.version, *k)).collect();
                 diff_row::Entity::insert(diff_row::ActiveModel {
-                    version: Set(transition.version.0),
-                    from_key: Set(transition.from.0),
-                    to_key: Set(transition.to.0),
-                    all_entries: Set(transition.all),
+                    version: Set(diff.version.0),
+                    from_key: Set(diff.from.0.clone()),
+                    to_key: Set(diff.to.0.clone()),
+                    all_entries: Set(all),
+                    base_version: Set(diff.base.as_ref().map(|b| b.version.0)),
                     entries: Set(pack(&entries)),
                 })
                 .on_conflict_do_nothing()
                 .exec_without_returning(&txn)
                 .await?;
             }
-            Persist::Compact { cutoff, survivors } => {
-                log_row::Entity::delete_many()
-                    .filter(log_row::Column::Version.lt(cutoff.0))
-                    .exec(&txn)
-                    .await?;
-                for (key, entries) in survivors {
-                    if entries.is_empty() {
-                        continue;
-                    }
-                    put_log(&txn, key, cutoff.0 - 1, &entries).await?;
-                }
-                transition_row::Entity::delete_many()
-                    .filter(transition_row::Column::Version.lt(cutoff.0))
-                    .exec(&txn)
-                    .await?;
-                diff_row::Entity::delete_many()
-                    .filter(diff_row::Column::Version.lt(cutoff.0))
-                    .exec(&txn)
-                    .await?;
-            }
+            Persist::Compact {
+                cutoff,
+                floor,
+                keep,
+            } => compact(&txn, cutoff, floor, keep).await?,
             Persist::Applied(version) => applied = Some(version),
         }
     }
@@ -324,6 +342,7 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
         meta_row::Entity::insert(meta_row::ActiveModel {
             id: Set(1),
             applied: Set(version.0),
+            floor: sea_orm::ActiveValue::NotSet,
         })
         .on_conflict(
             OnConflict::column(meta_row::Column::Id)
@@ -334,6 +353,54 @@ pub async fn write(db: &DatabaseConnection, batch: Vec<Persist>) -> Result<(), S
         .await?;
     }
     txn.commit().await?;
+    Ok(())
+}
+
+/// Deletes the history below `cutoff` (but the diffs in `keep`) and stores the new floor.
+async fn compact(
+    txn: &impl ConnectionTrait,
+    cutoff: Version,
+    floor: Version,
+    keep: Vec<(Version, ClassKey, ClassKey)>,
+) -> Result<(), sea_orm::DbErr> {
+    log_row::Entity::delete_many()
+        .filter(log_row::Column::Version.lt(cutoff.0))
+        .exec(txn)
+        .await?;
+    transition_row::Entity::delete_many()
+        .filter(transition_row::Column::Version.lt(cutoff.0))
+        .exec(txn)
+        .await?;
+    let keep: HashSet<DiffKey> = keep
+        .into_iter()
+        .map(|(version, from, to)| (version.0, from.0, to.0))
+        .collect();
+    let old: Vec<DiffKey> = diff_row::Entity::find()
+        .select_only()
+        .columns([
+            diff_row::Column::Version,
+            diff_row::Column::FromKey,
+            diff_row::Column::ToKey,
+        ])
+        .filter(diff_row::Column::Version.lt(cutoff.0))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for key in old.into_iter().filter(|key| !keep.contains(key)) {
+        diff_row::Entity::delete_by_id(key).exec(txn).await?;
+    }
+    meta_row::Entity::insert(meta_row::ActiveModel {
+        id: Set(1),
+        applied: Set(0),
+        floor: Set(floor.0),
+    })
+    .on_conflict(
+        OnConflict::column(meta_row::Column::Id)
+            .update_column(meta_row::Column::Floor)
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
     Ok(())
 }
 

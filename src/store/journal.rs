@@ -261,6 +261,9 @@ pub trait WriteGate: Send + Sync {
     fn wait(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
 }
 
+/// Changelog rows deleted per statement when compacting.
+const CHANGES_PER_CHUNK: u64 = 10_000;
+
 /// The single writer of the installation.
 pub struct Journal {
     db: DatabaseConnection,
@@ -367,33 +370,60 @@ impl Journal {
         }))
     }
 
-    /// The newest version committed before `at_millis` (Unix milliseconds), by the audit log.
+    /// The newest version committed before `at_millis` (Unix milliseconds), by the audit log:
+    /// the last line before that time (an index lookup; commit times rise with versions, and a
+    /// clock set back only makes this answer older, so less is forgotten).
     pub async fn version_before(&self, at_millis: i64) -> Result<Version, StoreError> {
         let row = audit_row::Entity::find()
             .select_only()
-            .column_as(audit_row::Column::Version.max(), "version")
+            .column(audit_row::Column::Version)
             .filter(audit_row::Column::At.lt(at_millis))
-            .into_tuple::<Option<i64>>()
+            .order_by_desc(audit_row::Column::At)
+            .order_by_desc(audit_row::Column::Version)
+            .limit(1)
+            .into_tuple::<i64>()
             .one(&self.db)
             .await?;
-        Ok(Version(row.flatten().unwrap_or(0)))
+        Ok(Version(row.unwrap_or(0)))
     }
 
-    /// For each entity of `kind`, the last version that changed it.
-    pub async fn entity_versions(
-        &self,
-        kind: EntityKind,
-    ) -> Result<Vec<(Uuid, Version)>, StoreError> {
-        let rows = change_row::Entity::find()
-            .select_only()
-            .column(change_row::Column::EntityId)
-            .column_as(change_row::Column::Version.max(), "version")
-            .filter(change_row::Column::EntityKind.eq(kind.as_str()))
-            .group_by(change_row::Column::EntityId)
-            .into_tuple::<(Uuid, i64)>()
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|(id, v)| (id, Version(v))).collect())
+    /// Deletes changelog rows older than `before` — a chunk of about 10,000 rows per statement,
+    /// so no transaction grows large and writers never wait long — but always keeps the newest
+    /// row (a restart compares it with how far the derived data got). Returns the rows deleted.
+    pub async fn compact_changes(&self, before: Version) -> Result<u64, StoreError> {
+        let before = before.min(self.last_change_version().await?);
+        let mut deleted = 0;
+        loop {
+            let first = change_row::Entity::find()
+                .select_only()
+                .column_as(change_row::Column::Version.min(), "version")
+                .filter(change_row::Column::Version.lt(before.0))
+                .into_tuple::<Option<i64>>()
+                .one(&self.db)
+                .await?
+                .flatten();
+            let Some(first) = first else {
+                return Ok(deleted);
+            };
+            let bound = change_row::Entity::find()
+                .select_only()
+                .column(change_row::Column::Version)
+                .filter(change_row::Column::Version.lt(before.0))
+                .order_by_asc(change_row::Column::Version)
+                .offset(CHANGES_PER_CHUNK)
+                .limit(1)
+                .into_tuple::<i64>()
+                .one(&self.db)
+                .await?;
+            // A version with more rows than a chunk goes in one statement.
+            let upto = bound.map_or(before.0, |bound| bound.max(first + 1).min(before.0));
+            deleted += change_row::Entity::delete_many()
+                .filter(change_row::Column::Version.lt(upto))
+                .exec(&self.db)
+                .await?
+                .rows_affected;
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Reads the audit log, newest first.

@@ -2,7 +2,10 @@
 //! migrations, and the journal through which every write commits under a new global version.
 //! It knows no module's tables except the journal's own (`journal_head`, `changes`, `audit_log`).
 
+mod checkpoint;
 mod journal;
+
+pub use checkpoint::{Checkpointer, WAL_PAGES_BEFORE_CHECKPOINT, WalState, spawn_checkpointer};
 
 pub use journal::{
     Actor, AuditEntry, AuditQuery, AuditRecord, ChangeOp, EntityKind, Journal, Source, Version,
@@ -12,7 +15,7 @@ pub use journal::{
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 /// A storage failure; its text is logged, never shown to clients.
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +25,6 @@ pub enum StoreError {
     #[error("journal head row is missing; was the database migrated?")]
     MissingHead,
 }
-
-/// How long the WAL may grow (64 MiB of 4 KiB pages) before a checkpoint must start it over:
-/// SQLite's in-commit checkpoint for one-off tools, the background RESTART for the service.
-const WAL_PAGES_BEFORE_CHECKPOINT: i64 = 16_384;
 
 /// Who moves the SQLite WAL into the database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,53 +76,6 @@ pub async fn connect(
         options.max_connections(16).min_connections(1);
     }
     Ok(Database::connect(options).await?)
-}
-
-/// How often the service moves the SQLite WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-
-/// Runs SQLite checkpoints on a connection of their own, off every writer's path (with
-/// [`Checkpoints::Background`] no commit runs one). Left to SQLite, the commit that fills the
-/// WAL runs the checkpoint and fsyncs: that commit (and every message acknowledged with it)
-/// waited 50–250 ms. A PASSIVE checkpoint runs beside writers without blocking them.
-/// `None` on PostgreSQL.
-pub fn spawn_checkpointer(db: DatabaseConnection) -> Option<tokio::task::JoinHandle<()>> {
-    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
-        return None;
-    }
-    Some(tokio::spawn(async move {
-        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut mode = "PASSIVE";
-        loop {
-            every.tick().await;
-            let statement = Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                format!("PRAGMA wal_checkpoint({mode})"),
-            );
-            match db.query_one_raw(statement).await {
-                Ok(row) => {
-                    // `log`: frames in the WAL, which only shrinks when a writer can start it
-                    // over, after a checkpoint that caught up with every frame.
-                    let column = |i| {
-                        row.as_ref()
-                            .and_then(|r| r.try_get_by_index::<i64>(i).ok())
-                            .unwrap_or(0)
-                    };
-                    let (log, checkpointed) = (column(1), column(2));
-                    // Under a steady stream of commits a PASSIVE checkpoint never catches up,
-                    // the WAL is never started over, and it (and every commit into it) grows:
-                    // then one RESTART, which makes writers wait for it once.
-                    mode = if log > WAL_PAGES_BEFORE_CHECKPOINT && checkpointed < log {
-                        "RESTART"
-                    } else {
-                        "PASSIVE"
-                    };
-                }
-                Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
-            }
-        }
-    }))
 }
 
 /// Applies every pending migration.

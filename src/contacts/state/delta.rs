@@ -55,7 +55,7 @@ impl ContactsState {
         let mut everything = false;
         for transition in &later {
             everything |= transition.all;
-            keys.extend(transition.entries.iter().copied());
+            keys.extend(transition.diff.entries());
         }
         for class in &chain {
             keys.extend(class.log.since(since).copied());

@@ -1,63 +1,33 @@
-//! Forgetting history past the retention: class logs, moves and the global index lose what only
-//! readers older than the cutoff could need, and those readers' floors rise so they reset.
+//! Forgetting history past the retention: class logs, moves and the global index lose
+//! everything older than the cutoff, and readers older than the newest version forgotten reset
+//! from then on (the state's floor).
 
 use std::collections::HashSet;
 
 use super::{ContactsState, Persist};
 use crate::{
-    contacts::{
-        class::ClassKey,
-        index::{EntryKey, EntryKind},
-    },
+    contacts::{class::ClassKey, moves::MoveDiff},
     store::Version,
 };
 
 impl ContactsState {
-    /// Forgets history older than `cutoff` that only old readers could need, raising floors so
-    /// those readers reset instead of missing a removal. Entries of entries still visible are
-    /// kept (they cost at most one per entry).
-    pub fn prune(&mut self, cutoff: Version, existing: impl Fn(&EntryKey) -> bool) {
+    /// Forgets the history older than `cutoff`, all of it: readers older than the newest
+    /// version forgotten reset from then on (the state's floor). Nothing below the cutoff is
+    /// needed again — except the diffs that newer diffs of the same pair are stored as changes
+    /// of. (The global index comes back from the directory at a restart, below the floor.)
+    pub fn prune(&mut self, cutoff: Version) {
+        let mut newest: Option<Version> = None;
         for class in self.classes.values_mut() {
-            let slots = &self.slots;
-            let (departments, staff) = (&class.departments, &class.staff);
-            let sees = |key: &EntryKey| match key.kind {
-                EntryKind::Department => slots
-                    .departments
-                    .get(key.id)
-                    .is_some_and(|s| departments.contains(s)),
-                EntryKind::Staff => slots.staff.get(key.id).is_some_and(|s| staff.contains(s)),
-            };
-            if let Some(newest) = class.log.prune(cutoff, sees) {
-                class.floor = class.floor.max(newest);
-                self.outbox.push(Persist::ClassMeta {
-                    key: class.key.clone(),
-                    reproject_at: class.reproject_at,
-                    floor: class.floor,
-                });
-            }
+            newest = newest.max(class.log.prune(cutoff, |_| false));
         }
-        // A deleted entry in the global index is never served (only visible ones are).
-        self.global.prune(cutoff, &existing);
-        for (staff, user) in self.users.iter_mut() {
-            let before = user.transitions.len();
-            let newest_dropped = user
-                .transitions
-                .iter()
-                .filter(|t| t.version < cutoff)
-                .map(|t| t.version)
-                .max();
+        newest = newest.max(self.global.prune(cutoff, |_| false));
+        for user in self.users.values_mut() {
+            let dropped = user.transitions.iter().map(|t| t.version);
+            newest = newest.max(dropped.filter(|v| *v < cutoff).max());
             user.transitions.retain(|t| t.version >= cutoff);
-            if let Some(newest) = newest_dropped {
-                user.floor = user.floor.max(newest);
-            }
-            if user.transitions.len() != before {
-                self.outbox.push(Persist::User {
-                    staff: *staff,
-                    class: user.class.clone(),
-                    since: user.since,
-                    floor: user.floor,
-                });
-            }
+        }
+        if let Some(newest) = newest {
+            self.floor = self.floor.max(newest);
         }
         // Classes nobody is in whose history is gone entirely can be forgotten.
         let referenced: HashSet<ClassKey> = self
@@ -71,17 +41,31 @@ impl ContactsState {
                 )
             })
             .collect();
-        self.classes.retain(|key, class| {
-            class.live
-                || referenced.contains(key)
-                || class.log.len() > 0
-                || class.floor > Version(0)
-        });
-        let survivors = self
-            .classes
+        self.classes
+            .retain(|key, class| class.live || referenced.contains(key) || class.log.len() > 0);
+        // The diffs below the cutoff that a kept diff is chained to stay stored.
+        let heads = self.chains.retain_referenced();
+        let mut seen: HashSet<*const MoveDiff> = HashSet::new();
+        let mut keep = Vec::new();
+        let kept = self
+            .users
             .values()
-            .map(|c| (c.key.clone(), c.log.before(cutoff)))
-            .collect();
-        self.outbox.push(Persist::Compact { cutoff, survivors });
+            .flat_map(|u| u.transitions.iter().map(|t| t.diff.clone()))
+            .chain(heads);
+        for diff in kept {
+            for link in diff.chain() {
+                if !seen.insert(std::ptr::from_ref(link)) {
+                    break;
+                }
+                if link.version < cutoff {
+                    keep.push(link.id());
+                }
+            }
+        }
+        self.outbox.push(Persist::Compact {
+            cutoff,
+            floor: self.floor,
+            keep,
+        });
     }
 }
