@@ -86,6 +86,10 @@ async fn portal_screenshots() {
             .iter()
             .filter_map(|h| h.as_str())
         {
+            // LDAP's pages are photographed against a real slapd (`ldap_screenshots`).
+            if href.starts_with("/admin/ldap") {
+                continue;
+            }
             let name = match href.trim_start_matches("/admin").trim_matches('/') {
                 "" => "dashboard".to_owned(),
                 rest => rest.replace('/', "-"),
@@ -158,6 +162,80 @@ async fn mail_outbox(app: &TestApp) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// IT's LDAP pages against a real slapd with the sample company: the settings with a test's
+/// result, a form error, the run history with a run waiting for approval, that run, and a
+/// finished run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots; run scripts/screenshots"]
+async fn ldap_screenshots() {
+    let out = std::env::var("SCREENSHOTS_DIR").map_or_else(
+        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&out).expect("screenshot folder");
+    let slapd = common::slapd::Slapd::start(&[]);
+    let storage = Storage::new(Backend::Sqlite).await;
+    let mut file = slapd.config("read_only");
+    file.deletion_threshold_percent = 5;
+    let app = TestApp::start_config(storage.config_with(false, Some(file))).await;
+    let first = common::ldap_api::sync(&app, "full").await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    for uid in [
+        "ceo,ou=Executive",
+        "cfo,ou=Executive",
+        "lijing,ou=Executive",
+    ] {
+        slapd.delete(&format!("uid={uid},ou=Stellar,dc=example,dc=com"));
+    }
+    let blocked = common::ldap_api::sync(&app, "full").await;
+    assert_eq!(blocked["status"], "blocked", "{blocked}");
+    let (done, waiting) = (
+        first["id"].as_str().expect("id"),
+        blocked["id"].as_str().expect("id"),
+    );
+
+    for (lang, code) in [("zh-CN", "zh"), ("en-US", "en")] {
+        let browser = Browser::start(lang).await;
+        let shot = |name: &str| out.join(format!("{name}-{code}.png"));
+        browser.goto(&format!("{}/admin/ldap", app.base)).await;
+        browser.sign_in("admin", common::ADMIN_PASSWORD).await;
+        browser.wait_for_path("/admin/ldap").await;
+        browser
+            .find("#test-ldap")
+            .await
+            .click()
+            .await
+            .expect("test");
+        browser.find("#test-ok").await;
+        browser.screenshot(&shot("ldap")).await;
+        let url = browser.find("#f-url").await;
+        url.clear().await.expect("clear");
+        url.send_keys("ldap.example.com").await.expect("type");
+        browser
+            .find("#save-ldap")
+            .await
+            .click()
+            .await
+            .expect("save");
+        browser.find("#f-url-error").await;
+        browser.screenshot(&shot("ldap-error")).await;
+        browser.goto(&format!("{}/admin/ldap/runs", app.base)).await;
+        browser.find("#waiting").await;
+        browser.screenshot(&shot("ldap-runs")).await;
+        browser
+            .goto(&format!("{}/admin/ldap/runs/{waiting}", app.base))
+            .await;
+        browser.find("#approve-run").await;
+        browser.screenshot(&shot("ldap-run-blocked")).await;
+        browser
+            .goto(&format!("{}/admin/ldap/runs/{done}", app.base))
+            .await;
+        browser.find("#run-counts").await;
+        browser.screenshot(&shot("ldap-run")).await;
+    }
+    app.stop().await;
 }
 
 /// IT's pages: (file name, path, an element that is there once the page is complete).

@@ -17,6 +17,7 @@ mod m20261129_000010_admin_powers;
 mod m20261129_000011_ldap_settings_fingerprint;
 mod m20261201_000012_mail;
 mod m20261201_000013_storage_history;
+mod m20261202_000014_ldap_settings;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_ldap_settings_fingerprint::Migration),
             Box::new(m20261201_000012_mail::Migration),
             Box::new(m20261201_000013_storage_history::Migration),
+            Box::new(m20261202_000014_ldap_settings::Migration),
         ]
     }
 }

@@ -58,6 +58,7 @@ fn status_key(status: &str) -> (&'static str, &'static str) {
         "succeeded" => ("ldap.status.succeeded", "badge-ok"),
         "running" => ("ldap.status.running", "badge-info"),
         "blocked" => ("ldap.status.blocked", "badge-warn"),
+        "rejected" => ("ldap.status.rejected", "badge-muted"),
         _ => ("ldap.status.failed", "badge-error"),
     }
 }

@@ -30,7 +30,7 @@ mod api_docs;
 pub mod assets;
 mod audit;
 mod chart;
-mod dashboard;
+pub(crate) mod dashboard;
 mod error;
 pub mod form;
 mod headers;

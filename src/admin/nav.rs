@@ -90,6 +90,18 @@ pub const SECTIONS: &[NavSection] = &[
                 href: "/admin/mail",
                 icon: "mail",
             },
+            NavEntry {
+                id: "ldap",
+                label: "nav.ldap",
+                href: "/admin/ldap",
+                icon: "link",
+            },
+            NavEntry {
+                id: "ldap_runs",
+                label: "nav.ldap_runs",
+                href: "/admin/ldap/runs",
+                icon: "sync",
+            },
         ],
     },
 ];

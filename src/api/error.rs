@@ -287,6 +287,7 @@ impl From<crate::ldap::LdapError> for ApiError {
                 field: "ldap".into(),
                 reason: err.to_string(),
             },
+            E::Invalid { field, reason } => Self::Invalid { field, reason },
             E::Directory(e) => e.into(),
             E::Access(e) => e.into(),
             E::Store(e) => Self::Internal(e.to_string()),

@@ -32,7 +32,7 @@ use crate::state::AppState;
         admin::access::create_rule, admin::access::show_rule, admin::access::replace_rule,
         admin::access::delete_rule, admin::access::list_assignments, admin::access::assign,
         admin::access::unassign, admin::access::staff_roles, admin::access::preview,
-        admin::ldap::test, admin::ldap::sync, admin::ldap::runs, admin::ldap::run, admin::ldap::approve,
+        admin::ldap::settings, admin::ldap::set_settings, admin::ldap::test, admin::ldap::sync, admin::ldap::runs, admin::ldap::run, admin::ldap::approve, admin::ldap::reject,
         im::conversations, im::conversation, im::history, im::send, im::edit, im::recall,
         im::read, im::reads, im::direct, im::department_conversation, im::search,
         im::groups::create, im::groups::update, im::groups::dissolve, im::groups::invite,

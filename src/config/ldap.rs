@@ -4,12 +4,12 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Secret};
 
 /// How Switchboard treats the fields LDAP owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// LDAP is the source: LDAP-owned fields are read-only in Switchboard.
@@ -21,7 +21,7 @@ pub enum Mode {
 }
 
 /// Search scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchScope {
     One,
@@ -29,7 +29,7 @@ pub enum SearchScope {
 }
 
 /// Where and what to search for one kind of entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchSpec {
     pub base_dn: String,
@@ -43,7 +43,7 @@ fn sub() -> SearchScope {
 }
 
 /// How a person's departments are found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DepartmentFrom {
     /// The department OU the person's entry sits under.
@@ -55,7 +55,7 @@ pub enum DepartmentFrom {
 }
 
 /// Attribute names for departments.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentAttributes {
     /// The display name; the RDN value when absent on an entry.
@@ -78,7 +78,7 @@ fn team() -> String {
 }
 
 /// Attribute names for people.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffAttributes {
     /// `uid` (OpenLDAP), `sAMAccountName` (AD).
@@ -131,7 +131,7 @@ fn department_number() -> String {
 }
 
 /// The `[ldap]` table as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLdapConfig {
     pub url: String,
@@ -143,8 +143,16 @@ pub struct RawLdapConfig {
     #[serde(default = "thirty")]
     pub operation_timeout_secs: u64,
     pub bind_dn: String,
-    /// Prefer `bind_password_file` or `SWITCHBOARD_LDAP_BIND_PASSWORD`.
+    /// Prefer `bind_password_file` or `SWITCHBOARD_LDAP_BIND_PASSWORD`. Never written out: not
+    /// in answers, audit lines or the stored settings' JSON (the password has its own column).
+    /// In `PUT /api/v1/admin/ldap/settings`: absent keeps the password in force, `""` goes back
+    /// to the file's or environment's, anything else replaces it.
+    #[serde(skip_serializing)]
+    #[schema(write_only)]
     pub bind_password: Option<String>,
+    /// Configuration file only (refused in stored settings).
+    #[serde(skip_serializing)]
+    #[schema(ignore)]
     pub bind_password_file: Option<String>,
     #[serde(default = "read_only")]
     pub mode: Mode,
@@ -277,7 +285,47 @@ fn error(key: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read_only",
+            Self::Writable => "writable",
+            Self::Unsynced => "unsynced",
+        }
+    }
+}
+
 impl LdapConfig {
+    /// The settings as a table to edit (the portal's form starts from the file's values); the
+    /// bind password is not part of it.
+    pub fn to_raw(&self) -> RawLdapConfig {
+        RawLdapConfig {
+            url: self.url.clone(),
+            start_tls: self.start_tls,
+            ca_file: self.ca_file.as_ref().map(|p| p.display().to_string()),
+            connect_timeout_secs: self.connect_timeout.as_secs(),
+            operation_timeout_secs: self.operation_timeout.as_secs(),
+            bind_dn: self.bind_dn.clone(),
+            bind_password: None,
+            bind_password_file: None,
+            mode: self.mode,
+            sync_interval_secs: self.sync_interval.as_secs(),
+            deletion_threshold_percent: self.deletion_threshold_percent,
+            page_size: self.page_size.max(0) as u32,
+            stable_id: self.stable_id.clone(),
+            change_attribute: self.change_attribute.clone(),
+            content_sync: self.content_sync,
+            departments: self.departments.clone(),
+            department_attributes: self.department_attributes.clone(),
+            staff: self.staff.clone(),
+            staff_attributes: self.staff_attributes.clone(),
+            department_from: self.department_from,
+            groups: self.groups.clone(),
+            group_member_attribute: self.group_member_attribute.clone(),
+            group_roles: self.group_roles.clone(),
+        }
+    }
+
     /// A digest of every setting that decides which entries a run reads and what it makes of
     /// them (server, searches, ids, change tracking, attribute mapping). Where an incremental
     /// run starts from is only valid for the settings it was reached with: after any of these

@@ -9,6 +9,10 @@ pub enum LdapError {
     NotConfigured,
     #[error("configuration: {0}")]
     Config(String),
+    /// Settings that cannot be used: which field (as in the `[ldap]` table: `url`,
+    /// `staff.base_dn`…), and why.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
     #[error("LDAP server unreachable: {0}")]
     Unreachable(String),
     /// StartTLS refused or the TLS handshake failed: the server answered, but not securely.
@@ -35,6 +39,15 @@ pub enum LdapError {
     Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl LdapError {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl From<sea_orm::DbErr> for LdapError {

@@ -13,7 +13,10 @@ use super::{
     service::{LEASE_TTL, LdapService, ldap_actor},
     sync,
 };
-use crate::directory::{FieldDefinition, FieldEntity, FieldType};
+use crate::{
+    config::ldap::LdapConfig,
+    directory::{FieldDefinition, FieldEntity, FieldType},
+};
 
 /// The run lease while a job holds it.
 pub struct Lease {
@@ -78,6 +81,8 @@ impl Drop for Lease {
 /// A run to do.
 pub struct Job {
     pub service: Arc<LdapService>,
+    /// The settings the run started with (a save mid-run applies to the next one).
+    pub config: Arc<LdapConfig>,
     pub id: Uuid,
     pub full: bool,
     pub mark: runs::Mark,
@@ -119,7 +124,7 @@ impl Job {
 
     async fn execute(self) -> Result<(), LdapError> {
         let service = &self.service;
-        let (db, config) = (&service.db, &service.config);
+        let (db, config) = (&service.db, &*self.config);
         let started = std::time::Instant::now();
         let (since, cookie) = if self.full {
             (None, None)
@@ -161,7 +166,7 @@ impl Job {
             tracing::warn!(%reason, "LDAP sync blocked");
             return Ok(());
         }
-        for def in missing_fields(service) {
+        for def in missing_fields(service, config) {
             service.directory.define_field(&ldap_actor(), def).await?;
         }
         let (failures, _) = service
@@ -227,10 +232,9 @@ pub fn summary(counts: &Counts) -> String {
 
 /// Custom fields the attribute mapping fills that HR has not defined yet: a run defines them
 /// (as text) before applying, and a dry run applies as if it had.
-pub fn missing_fields(service: &LdapService) -> Vec<FieldDefinition> {
+pub fn missing_fields(service: &LdapService, config: &LdapConfig) -> Vec<FieldDefinition> {
     let defined = service.directory.field_definitions();
-    service
-        .config
+    config
         .staff_attributes
         .custom
         .keys()

@@ -14,6 +14,7 @@ mod remote;
 mod report;
 mod runs;
 mod service;
+mod settings;
 mod sync;
 mod writeback;
 
@@ -23,3 +24,4 @@ pub use mapping::RecordFailure;
 pub use report::TestReport;
 pub use runs::{Counts, Run};
 pub use service::{LdapService, RunListener, SyncKind};
+pub use settings::LdapSettings;

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::config::ldap::LdapConfig;
+
 use super::{
     LdapError, connection, groups, job, mapping::RecordFailure, remote, runs::Counts,
     service::LdapService, sync,
@@ -32,9 +34,16 @@ pub struct TestReport {
 }
 
 impl LdapService {
-    /// Connects, binds, counts, maps one sample and works out what a full sync would do.
+    /// Connects, binds, counts, maps one sample and works out what a full sync would do, with
+    /// the settings in force.
     pub async fn test(&self) -> Result<TestReport, LdapError> {
-        let config = &self.config;
+        let config = self.reload().await?;
+        self.test_with(&config).await
+    }
+
+    /// [`Self::test`] with settings not saved yet (the portal's "Test connection" tests what
+    /// is typed in the form).
+    pub async fn test_with(&self, config: &LdapConfig) -> Result<TestReport, LdapError> {
         let mut ldap = connection::service_connection(config).await?;
         let paging = connection::server_features(&mut ldap, config.operation_timeout)
             .await?
@@ -63,7 +72,7 @@ impl LdapService {
         // A run defines the mapped custom fields before it applies anything; so does this.
         failures.extend(
             self.directory
-                .preview_with_fields(job::missing_fields(self), |stage| {
+                .preview_with_fields(job::missing_fields(self, config), |stage| {
                     sync::apply(stage, config, &remote, &mut dry_run)
                 }),
         );

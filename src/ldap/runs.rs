@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,7 +64,8 @@ pub struct Run {
     pub trigger: String,
     /// `full` or `incremental`.
     pub kind: String,
-    /// `running`, `succeeded`, `failed`, `blocked`.
+    /// `running`, `succeeded`, `failed`, `blocked` (waits for approval), `rejected` (a blocked
+    /// run an admin turned down).
     pub status: String,
     /// Milliseconds since the Unix epoch.
     pub started_at: i64,
@@ -73,7 +74,7 @@ pub struct Run {
     /// Entries that were skipped, and why (at most 1,000 are kept).
     pub failures: Vec<RecordFailure>,
     pub message: String,
-    /// A blocked run an admin approved (the next run may disable beyond the threshold).
+    /// A blocked run an admin approved (the approval's run may disable beyond the threshold).
     pub approved: bool,
 }
 
@@ -174,15 +175,23 @@ pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Run, LdapError> {
         .ok_or_else(|| LdapError::NotFound(format!("sync run {id}")))
 }
 
-pub async fn approve(db: &DatabaseConnection, id: Uuid) -> Result<(), LdapError> {
-    run_row::Entity::update(run_row::ActiveModel {
-        id: Set(id),
-        approved: Set(true),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(())
+/// Marks a blocked run approved (`true`) or rejected (`false`: its status becomes
+/// `rejected`), unless it was decided since it was read; false then.
+pub async fn decide<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    approve: bool,
+) -> Result<bool, LdapError> {
+    let mut update = run_row::Entity::update_many()
+        .filter(run_row::Column::Id.eq(id))
+        .filter(run_row::Column::Status.eq("blocked"))
+        .filter(run_row::Column::Approved.eq(false));
+    update = if approve {
+        update.col_expr(run_row::Column::Approved, Expr::value(true))
+    } else {
+        update.col_expr(run_row::Column::Status, Expr::value("rejected"))
+    };
+    Ok(update.exec(db).await?.rows_affected == 1)
 }
 
 pub mod lease_row {

@@ -15,13 +15,14 @@ use super::{
     LdapError,
     job::{self, Job},
     runs::{self, Run},
+    settings::{self, LdapSettings},
 };
-use crate::config::ldap::{LdapConfig, Mode};
+use crate::config::ldap::{LdapConfig, Mode, RawLdapConfig};
 use crate::locks::RwLockExt;
 use crate::{
     access::Access,
     directory::Directory,
-    store::{Actor, Source},
+    store::{Actor, AuditEntry, EntityKind, Source},
 };
 
 /// Which kind of run to do.
@@ -46,7 +47,11 @@ pub(super) const LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// The LDAP connector.
 pub struct LdapService {
-    pub(super) config: LdapConfig,
+    /// The settings in force: IT's saved settings over the file's, reloaded before every run
+    /// and test (so a save on any node applies to the next run) and swapped on a save here.
+    config: RwLock<Arc<LdapConfig>>,
+    /// The configuration file's (and environment's) settings: the first values.
+    file: LdapConfig,
     pub(super) directory: Arc<Directory>,
     pub(super) access: Arc<Access>,
     pub(super) db: DatabaseConnection,
@@ -66,6 +71,8 @@ impl LdapService {
         access: Arc<Access>,
     ) -> Result<Arc<Self>, LdapError> {
         let db = directory.db().clone();
+        let stored = settings::load(&db).await?;
+        let effective = settings::effective(stored.as_ref(), &config);
         let failed = runs::fail_orphans(&db).await?;
         if failed > 0 {
             tracing::warn!(
@@ -74,7 +81,8 @@ impl LdapService {
             );
         }
         Ok(Arc::new(Self {
-            config,
+            config: RwLock::new(Arc::new(effective)),
+            file: config,
             directory,
             access,
             db,
@@ -95,24 +103,83 @@ impl LdapService {
     }
 
     pub fn mode(&self) -> Mode {
-        self.config.mode
+        self.config().mode
     }
 
-    pub fn config(&self) -> &LdapConfig {
-        &self.config
+    /// The settings in force (as of the last run, test or save on this node).
+    pub fn config(&self) -> Arc<LdapConfig> {
+        self.config.read_or_recover().clone()
     }
 
-    /// Runs the scheduled syncs (not in `unsynced` mode).
+    /// Reads the saved settings again (another node may have saved new ones).
+    pub(super) async fn reload(&self) -> Result<Arc<LdapConfig>, LdapError> {
+        let stored = settings::load(&self.db).await?;
+        let config = Arc::new(settings::effective(stored.as_ref(), &self.file));
+        *self.config.write_or_recover() = config.clone();
+        Ok(config)
+    }
+
+    /// The settings in force as administrators see them (no password).
+    pub async fn settings(&self) -> Result<LdapSettings, LdapError> {
+        let stored = settings::load(&self.db).await?;
+        let config = settings::effective(stored.as_ref(), &self.file);
+        Ok(settings::view(stored.as_ref(), &config))
+    }
+
+    /// Checks `raw` (its `bind_password`: absent keeps the stored one, `""` goes back to the
+    /// file's) and gives the settings it makes, without saving them.
+    pub async fn candidate(&self, mut raw: RawLdapConfig) -> Result<LdapConfig, LdapError> {
+        let stored = settings::load(&self.db).await?;
+        let entered = raw.bind_password.take();
+        let password = settings::password_after(entered.as_deref(), stored.as_ref())?;
+        settings::candidate(raw, password, &self.file)
+    }
+
+    /// Saves new settings (checked as [`Self::candidate`]), audited as `actor`; the next run
+    /// (and login, and write-back) uses them, no restart.
+    pub async fn save_settings(
+        &self,
+        actor: &Actor,
+        mut raw: RawLdapConfig,
+    ) -> Result<LdapSettings, LdapError> {
+        let stored = settings::load(&self.db).await?;
+        let before = settings::view(
+            stored.as_ref(),
+            &settings::effective(stored.as_ref(), &self.file),
+        );
+        let entered = raw.bind_password.take();
+        let password = settings::password_after(entered.as_deref(), stored.as_ref())?;
+        let config = settings::candidate(raw, password.clone(), &self.file)?;
+        let mut clean = config.to_raw();
+        clean.bind_password = None;
+        settings::save(
+            self.directory.journal(),
+            actor,
+            &clean,
+            password.as_ref(),
+            &before,
+        )
+        .await?;
+        *self.config.write_or_recover() = Arc::new(config);
+        tracing::info!(url = %clean.url, mode = clean.mode.as_str(), "LDAP settings changed");
+        self.settings().await
+    }
+
+    /// Runs the scheduled syncs, at the interval in force, skipping them in `unsynced` mode
+    /// (both may change with the settings).
     pub fn spawn_scheduler(self: &Arc<Self>) {
-        if self.config.mode == Mode::Unsynced {
-            return;
-        }
         let service = self.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(service.config.sync_interval);
-            every.tick().await;
             loop {
-                every.tick().await;
+                tokio::time::sleep(service.config().sync_interval).await;
+                match service.reload().await {
+                    Ok(config) if config.mode == Mode::Unsynced => continue,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "LDAP settings could not be read");
+                        continue;
+                    }
+                }
                 match service.sync("schedule", SyncKind::Auto, false).await {
                     Ok(run) => tracing::info!(status = %run.status, "scheduled LDAP sync"),
                     Err(error) => tracing::warn!(%error, "scheduled LDAP sync did not run"),
@@ -163,6 +230,7 @@ impl LdapService {
         kind: SyncKind,
         approved: bool,
     ) -> Result<(Run, tokio::task::JoinHandle<()>), LdapError> {
+        let config = self.reload().await?;
         let id = Uuid::now_v7();
         if !runs::acquire_lease(&self.db, id, LEASE_TTL).await? {
             return Err(LdapError::Busy("another LDAP sync is running".into()));
@@ -171,7 +239,7 @@ impl LdapService {
         // Holding the lease, we know no other run is alive: whatever still shows as running
         // was cut off.
         runs::fail_orphans(&self.db).await?;
-        let mark = runs::mark(&self.db, &self.config.search_fingerprint()).await?;
+        let mark = runs::mark(&self.db, &config.search_fingerprint()).await?;
         let full = match kind {
             SyncKind::Full => true,
             SyncKind::Incremental => mark.high_water.is_none(),
@@ -187,6 +255,7 @@ impl LdapService {
         let run = runs::get(&self.db, id).await?;
         let job = Job {
             service: self.clone(),
+            config,
             id,
             full,
             mark,
@@ -209,25 +278,74 @@ impl LdapService {
         )
     }
 
-    /// Approves a blocked run and starts a full sync that may exceed the threshold.
-    pub async fn approve(self: &Arc<Self>, run_id: Uuid) -> Result<Run, LdapError> {
-        let run = runs::get(&self.db, run_id).await?;
-        if run.status != "blocked" {
-            return Err(LdapError::ReadOnly(format!(
-                "run {run_id} is {}, not blocked",
-                run.status
-            )));
-        }
+    /// Approves a blocked run and starts a full sync that may exceed the threshold; audited as
+    /// `actor`. A run that is not blocked, or already decided, is a conflict.
+    pub async fn approve(self: &Arc<Self>, actor: &Actor, run_id: Uuid) -> Result<Run, LdapError> {
+        undecided(&runs::get(&self.db, run_id).await?)?;
         let started = self.start_sync("approval", SyncKind::Full, true).await?;
-        runs::approve(&self.db, run_id).await?;
+        self.record_decision(actor, run_id, true).await?;
         Ok(started)
     }
+
+    /// Rejects a blocked run: nothing is applied, and it no longer waits; audited as `actor`.
+    pub async fn reject(&self, actor: &Actor, run_id: Uuid) -> Result<Run, LdapError> {
+        undecided(&runs::get(&self.db, run_id).await?)?;
+        self.record_decision(actor, run_id, false).await?;
+        runs::get(&self.db, run_id).await
+    }
+
+    async fn record_decision(
+        &self,
+        actor: &Actor,
+        run_id: Uuid,
+        approve: bool,
+    ) -> Result<(), LdapError> {
+        let mut txn = self.directory.journal().begin(actor).await?;
+        if !runs::decide(txn.txn(), run_id, approve).await? {
+            return Err(LdapError::ReadOnly(format!(
+                "run {run_id} was decided meanwhile"
+            )));
+        }
+        txn.audit(AuditEntry {
+            action: if approve {
+                "ldap.run.approve"
+            } else {
+                "ldap.run.reject"
+            },
+            entity_kind: EntityKind::LdapRun,
+            entity_id: Some(run_id),
+            before: AuditEntry::json(&serde_json::json!({"status": "blocked"})),
+            after: AuditEntry::json(&if approve {
+                serde_json::json!({"status": "blocked", "approved": true})
+            } else {
+                serde_json::json!({"status": "rejected"})
+            }),
+        });
+        txn.commit(|_| ()).await?;
+        Ok(())
+    }
+}
+
+/// A run an admin may still approve or reject.
+fn undecided(run: &Run) -> Result<(), LdapError> {
+    if run.status != "blocked" || run.approved {
+        let state = if run.approved {
+            "approved"
+        } else {
+            run.status.as_str()
+        };
+        return Err(LdapError::ReadOnly(format!(
+            "run {} is {state}, not waiting for approval",
+            run.id
+        )));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for LdapService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LdapService")
-            .field("url", &self.config.url)
+            .field("url", &self.config().url)
             .finish()
     }
 }

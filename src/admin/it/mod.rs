@@ -1,10 +1,14 @@
 //! IT's pages (the `access` power): roles and visibility rules with the effect of a change
-//! before it is saved, "view as", and the people picker they share. Each page calls the
+//! before it is saved, "view as", the people picker they share, and LDAP (settings, test,
+//! sync runs with approval). Each page calls the
 //! services the JSON API calls (`Access`, `Contacts`); no rule is evaluated here.
 //!
 //! The portal router merges `router()` (one line in `admin::router`), so these routes get the
 //! portal's CSRF check like every other.
 
+mod ldap;
+mod ldap_form;
+mod ldap_runs;
 mod people_pick;
 pub(super) mod posted;
 mod roles;
@@ -54,4 +58,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/rules/{id}/delete", post(rules::delete))
         .route("/admin/view-as", get(view_as::show))
         .route("/admin/people/pick", get(people_pick::pick))
+        .route("/admin/ldap", get(ldap::show).post(ldap::save))
+        .route("/admin/ldap/test", post(ldap::test))
+        .route("/admin/ldap/sync", post(ldap_runs::sync))
+        .route("/admin/ldap/runs", get(ldap_runs::list))
+        .route("/admin/ldap/runs/{id}", get(ldap_runs::show))
+        .route("/admin/ldap/runs/{id}/status", get(ldap_runs::status))
+        .route("/admin/ldap/runs/{id}/row", get(ldap_runs::row))
+        .route("/admin/ldap/runs/{id}/approve", post(ldap_runs::approve))
+        .route("/admin/ldap/runs/{id}/reject", post(ldap_runs::reject))
 }

@@ -1,9 +1,11 @@
-//! `/api/v1/admin/ldap/...`: test the connection, start a sync, sync history and one run's
-//! progress, approve a blocked run. Syncs run as background jobs: no request waits for one.
+//! `/api/v1/admin/ldap/...`: the settings, test the connection, start a sync, sync history and
+//! one run's progress, approve or reject a blocked run. Syncs run as background jobs: no
+//! request waits for one. Reads are open to every administrator; changes need the `access`
+//! power (docs/api.md, "Admin powers").
 
 use std::sync::Arc;
 
-use crate::api::error::{BadRequest, Forbidden, Invalid, NotFound, Unauthorized};
+use crate::api::error::{BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized};
 use axum::{
     Json, Router,
     extract::State,
@@ -14,18 +16,23 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    api::{AccessAdmin, Admin, ApiError, ApiPath, ApiQuery, ErrorBody},
-    ldap::{LdapError, LdapService, Run, SyncKind, TestReport},
+    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
+    ldap::{LdapError, LdapService, LdapSettings, RawLdapConfig, Run, SyncKind, TestReport},
     state::AppState,
 };
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/v1/admin/ldap/settings",
+            get(settings).put(set_settings),
+        )
         .route("/api/v1/admin/ldap/test", post(test))
         .route("/api/v1/admin/ldap/sync", post(sync))
         .route("/api/v1/admin/ldap/runs", get(runs))
         .route("/api/v1/admin/ldap/runs/{id}", get(run))
         .route("/api/v1/admin/ldap/runs/{id}/approve", post(approve))
+        .route("/api/v1/admin/ldap/runs/{id}/reject", post(reject))
 }
 
 fn connector(state: &AppState) -> Result<&Arc<LdapService>, ApiError> {
@@ -43,6 +50,38 @@ fn accepted(run: Run) -> impl IntoResponse {
         [(header::LOCATION, location)],
         Json(run),
     )
+}
+
+/// The LDAP settings in force: the ones IT saved (`source: "portal"`), else the configuration
+/// file's. The bind password is never shown: `bind_password_stored` says whether IT entered one.
+#[utoipa::path(get, path = "/api/v1/admin/ldap/settings", tag = "admin: ldap", security(("bearer" = [])),
+    responses((status = 200, body = LdapSettings), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, description = "LDAP is not configured", body = ErrorBody)))]
+pub async fn settings(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<LdapSettings>, ApiError> {
+    Ok(Json(connector(&state)?.settings().await?))
+}
+
+/// Replaces the LDAP settings (the `[ldap]` table's fields; `bind_password` absent keeps the
+/// one in force, `""` goes back to the file's or environment's). Checked as the file's are, each
+/// error naming its field; the next run, login and write-back use them, no restart. Audited.
+#[utoipa::path(put, path = "/api/v1/admin/ldap/settings", tag = "admin: ldap", security(("bearer" = [])),
+    request_body = RawLdapConfig,
+    responses((status = 200, body = LdapSettings), (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, description = "LDAP is not configured", body = ErrorBody),
+              (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
+pub async fn set_settings(
+    State(state): State<AppState>,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
+    ApiJson(input): ApiJson<RawLdapConfig>,
+) -> Result<Json<LdapSettings>, ApiError> {
+    Ok(Json(
+        connector(&state)?
+            .save_settings(&admin.actor(&remote), input)
+            .await?,
+    ))
 }
 
 /// Connects and binds, counts entries per base, maps one sample, and reports what a sync would
@@ -127,7 +166,7 @@ pub async fn runs(
               (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn run(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    _admin: Admin,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Run>, ApiError> {
     Ok(Json(connector(&state)?.run(id).await?))
@@ -144,8 +183,27 @@ pub async fn run(
               (status = 409, description = "the run is not blocked, or another sync is running", body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(accepted(connector(&state)?.approve(id).await?))
+    let actor = admin.actor(&remote);
+    Ok(accepted(connector(&state)?.approve(&actor, id).await?))
+}
+
+/// Rejects a blocked run: nothing of it is applied and it no longer waits (status `rejected`).
+/// The next scheduled or manual run is blocked again if the deletions are still there.
+#[utoipa::path(post, path = "/api/v1/admin/ldap/runs/{id}/reject", tag = "admin: ldap", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Run), (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 409, description = "the run is not waiting for approval", body = ErrorBody)))]
+pub async fn reject(
+    State(state): State<AppState>,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<Json<Run>, ApiError> {
+    let actor = admin.actor(&remote);
+    Ok(Json(connector(&state)?.reject(&actor, id).await?))
 }
