@@ -209,6 +209,11 @@ async fn ldap_screenshots() {
             .await
             .expect("test");
         browser.find("#test-ok").await;
+        browser
+            .client
+            .execute("window.scrollTo(0, 0)", vec![])
+            .await
+            .expect("scroll");
         browser.screenshot(&shot("ldap")).await;
         let url = browser.find("#f-url").await;
         url.clear().await.expect("clear");

@@ -136,6 +136,15 @@ impl Tr {
         }
     }
 
+    /// The string for `key` if the tables have it (for messages that are translated only in
+    /// their common cases).
+    pub fn get(&self, key: &str) -> Option<&'static str> {
+        self.table()
+            .get(key)
+            .or_else(|| EN.get(key))
+            .map(String::as_str)
+    }
+
     /// The string for `key`; the English one, or a marker, when missing (the tests below keep
     /// that from happening).
     pub fn t(&self, key: &str) -> &'static str {

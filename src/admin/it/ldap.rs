@@ -156,11 +156,14 @@ pub async fn show(State(state): State<AppState>, It(visitor): It) -> Result<Resp
     )))
 }
 
-/// Puts a service's refusal next to its field; other errors are the page's.
-fn to_field_error(error: LdapError, errors: &mut FieldErrors) -> Result<(), LdapError> {
+/// Puts a service's refusal next to its field, in the reader's language where the table has
+/// the field's message (else the service's own words); other errors are the page's.
+fn to_field_error(tr: &Tr, error: LdapError, errors: &mut FieldErrors) -> Result<(), LdapError> {
     match error {
         LdapError::Invalid { field, reason } => {
-            errors.add(ldap_form::field_of(&field), reason);
+            let field = ldap_form::field_of(&field);
+            let key = format!("ldap.invalid.{}", field.replace('.', "_"));
+            errors.add(field, tr.get(&key).map_or(reason, str::to_owned));
             Ok(())
         }
         other => Err(other),
@@ -187,7 +190,7 @@ pub async fn save(
     if errors.is_empty() && message.is_none() {
         match ldap.save_settings(&visitor.actor(), raw).await {
             Ok(_) => return Ok(Redirect::to("/admin/ldap?done=saved").into_response()),
-            Err(error) => to_field_error(error, &mut errors).map_err(api)?,
+            Err(error) => to_field_error(&tr, error, &mut errors).map_err(api)?,
         }
     }
     if message.is_none() {
@@ -232,7 +235,7 @@ pub async fn test(
         match outcome {
             Ok(report) => fragment.report = Some(report_view(&report)),
             Err(error) => {
-                if let Err(other) = to_field_error(error, &mut errors) {
+                if let Err(other) = to_field_error(&tr, error, &mut errors) {
                     fragment.error = Some(match ApiError::from(other) {
                         ApiError::Internal(_) => tr.t("error.internal.text").to_owned(),
                         shown => shown.to_string(),
@@ -253,26 +256,47 @@ pub async fn test(
 }
 
 fn report_view(report: &TestReport) -> ReportView {
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}: {}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    // In the order a person reads a record: who, then how to reach them, then the ids.
+    const ORDER: [&str; 9] = [
+        "login",
+        "display_name",
+        "title",
+        "emails",
+        "phones",
+        "staff_type",
+        "custom",
+        "dn",
+        "stable_id",
+    ];
     let sample = report
         .sample
         .as_ref()
         .and_then(|s| s.as_object())
         .map(|object| {
-            object
+            ORDER
                 .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| {
-                    let text = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        serde_json::Value::Array(items) => items
-                            .iter()
-                            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
+                .filter_map(|key| object.get(*key).map(|v| (key, v)))
+                .filter(|(_, v)| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+                .map(|(k, v)| ((*k).to_owned(), text(v)))
                 .collect()
         })
         .unwrap_or_default();

@@ -36,8 +36,8 @@ pub const SECTIONS: &[(&str, &[Spec])] = &[
         &[
             ("url", Kind::Text, true),
             ("bind_dn", Kind::Text, true),
-            ("bind_password", Kind::Password, false),
-            ("bind_password_reset", Kind::Check, false),
+            ("bind_password", Kind::Password, true),
+            ("bind_password_reset", Kind::Check, true),
             ("start_tls", Kind::Check, false),
             ("ca_file", Kind::Text, false),
             ("connect_timeout_secs", Kind::Number, false),

@@ -59,7 +59,48 @@ pub fn status_key(status: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn view(run: &Run) -> RunView {
+/// A run's message in the reader's language where it is one of the job's own (progress, the
+/// summary, a block); errors from the server stay as they came.
+fn message(tr: &Tr, run: &Run) -> String {
+    let c = &run.counts;
+    let text = run.message.as_str();
+    match run.status.as_str() {
+        "succeeded" => tr.f(
+            "ldap.message.summary",
+            &[
+                ("added", &c.added),
+                ("updated", &c.updated),
+                ("moved", &c.moved),
+                ("disabled", &c.disabled),
+                ("re_enabled", &c.re_enabled),
+                ("skipped", &c.failed),
+            ],
+        ),
+        "blocked" | "rejected" if text.contains("returned nobody") => {
+            tr.t("ldap.message.nobody").to_owned()
+        }
+        "blocked" | "rejected" if text.contains("would disable") => {
+            let of = text
+                .split(" of ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("?");
+            tr.f(
+                "ldap.message.threshold",
+                &[("disabled", &c.disabled), ("of", &of)],
+            )
+        }
+        "running" if text == "starting" => tr.t("ldap.message.starting").to_owned(),
+        "running" if text == "reading LDAP" => tr.t("ldap.message.reading").to_owned(),
+        "running" if text.ends_with("entries; applying") => {
+            tr.f("ldap.message.applying", &[("read", &c.read)])
+        }
+        "running" if text.starts_with("updating group") => tr.t("ldap.message.groups").to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+fn view(tr: &Tr, run: &Run) -> RunView {
     let (status_key, badge) = status_key(&run.status);
     let end = run
         .finished_at
@@ -74,12 +115,14 @@ fn view(run: &Run) -> RunView {
         trigger_key: format!("ldap.trigger.{}", run.trigger),
         kind_key: format!("ldap.kind.{}", run.kind),
         started: local_time(run.started_at),
-        took: if seconds < 60.0 {
+        took: if seconds < 0.1 {
+            "< 0.1 s".to_owned()
+        } else if seconds < 60.0 {
             format!("{seconds:.1} s")
         } else {
             format!("{:.0} min", seconds / 60.0)
         },
-        message: run.message.clone(),
+        message: message(tr, run),
         running: run.status == "running",
         waiting: run.status == "blocked" && !run.approved,
         approved: run.approved,
@@ -159,6 +202,7 @@ fn run_id(it: &It, id: &str) -> Result<Uuid, PortalError> {
 
 /// `GET /admin/ldap/runs`.
 pub async fn list(State(state): State<AppState>, it: It) -> Result<Response, PortalError> {
+    let tr = it.0.tr();
     let (runs, waiting) = match &state.ldap {
         Some(ldap) => {
             let runs: Vec<RunView> = ldap
@@ -166,7 +210,7 @@ pub async fn list(State(state): State<AppState>, it: It) -> Result<Response, Por
                 .await
                 .map_err(fail(&it))?
                 .iter()
-                .map(view)
+                .map(|r| view(&tr, r))
                 .collect();
             let waiting = runs.iter().find(|r| r.waiting).cloned();
             (runs, waiting)
@@ -214,7 +258,7 @@ pub async fn show(
     };
     Ok(page::render(&RunPage {
         c: Chrome::new(&state, &it.0, "ldap_runs", "ldap.run.title"),
-        run: view(&run),
+        run: view(&it.0.tr(), &run),
         notice,
     }))
 }
@@ -230,7 +274,7 @@ pub async fn status(
     let run = connector(&state, &it)?.run(id).await.map_err(fail(&it))?;
     Ok(page::render(&RunStatus {
         tr: it.0.tr(),
-        run: view(&run),
+        run: view(&it.0.tr(), &run),
     }))
 }
 
@@ -244,7 +288,7 @@ pub async fn row(
     let run = connector(&state, &it)?.run(id).await.map_err(fail(&it))?;
     Ok(page::render(&RunRow {
         tr: it.0.tr(),
-        run: view(&run),
+        run: view(&it.0.tr(), &run),
     }))
 }
 
