@@ -20,6 +20,27 @@ async fn portal_screenshots() {
     let storage = Storage::new(Backend::Sqlite).await;
     let app = TestApp::start(&storage, true).await;
 
+    // A webhook that hears those messages, and an API key, for IT's messaging pages.
+    let (hook_url, _seen) = crate::portal_messaging::receiver().await;
+    let hook = app
+        .admin(
+            Method::POST,
+            "/api/v1/admin/im/webhooks",
+            Some(json!({"url": hook_url, "secret": "demo-signing-secret",
+                "events": ["message", "message.offline"]})),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let hook = hook.body["id"].as_str().expect("webhook").to_owned();
+    let key = app
+        .admin(
+            Method::POST,
+            "/api/v1/admin/im/api-keys",
+            Some(json!({"name": "HR system (人事系统)"})),
+        )
+        .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{}", key.body);
+
     // A few employees chat in their department, so "messages today" is not zero.
     let staff = app
         .admin(Method::GET, "/api/v1/admin/staff?limit=40", None)
@@ -56,8 +77,26 @@ async fn portal_screenshots() {
         }
     }
 
-    let it_pages = it_pages(&app).await;
+    let mut it_pages = it_pages(&app).await;
     mail_outbox(&app).await;
+    for _ in 0..100 {
+        let deliveries = app
+            .admin(
+                Method::GET,
+                &format!("/api/v1/admin/im/webhooks/{hook}/deliveries"),
+                None,
+            )
+            .await;
+        if deliveries.body.as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    it_pages.push((
+        "webhook",
+        format!("/admin/webhooks/{hook}"),
+        "#deliveries-table",
+    ));
 
     for (lang, code) in [("zh-CN", "zh"), ("en-US", "en")] {
         let browser = Browser::start(lang).await;

@@ -163,7 +163,8 @@ pub async fn prepare(dir: &Path, users: usize, fanout: usize) -> Result<Company,
         });
         people.push((*id, token));
     }
-    let (_, api_key) = state.im.create_api_key("bench").await?;
+    let system = switchboard::store::Actor::system();
+    let (_, api_key) = state.im.create_api_key(&system, "bench").await?;
     state.im.shutdown().await;
     drop(state);
     Ok(Company {

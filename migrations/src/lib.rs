@@ -15,6 +15,7 @@ mod m20261125_000008_shared_transitions;
 mod m20261125_000009_ldap_sync_cookie;
 mod m20261129_000010_admin_powers;
 mod m20261129_000011_ldap_settings_fingerprint;
+mod m20261130_000015_webhook_deliveries;
 mod m20261201_000012_mail;
 mod m20261201_000013_storage_history;
 mod m20261202_000014_ldap_settings;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_mail::Migration),
             Box::new(m20261201_000013_storage_history::Migration),
             Box::new(m20261202_000014_ldap_settings::Migration),
+            Box::new(m20261130_000015_webhook_deliveries::Migration),
         ]
     }
 }

@@ -40,6 +40,7 @@ mod it;
 mod landing;
 mod login;
 mod mail;
+mod messaging;
 mod nav;
 mod org;
 mod page;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/org/{id}/move", post(org::move_to))
         .route("/admin/org/{id}/delete", post(org::delete))
         .merge(it::router())
+        .merge(messaging::router())
         .route("/admin/mail", get(mail::show).post(mail::save))
         .route("/admin/mail/test", post(mail::send_test))
         .route("/admin/mail/test/{id}", get(mail::test_result))

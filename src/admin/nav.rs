@@ -85,6 +85,24 @@ pub const SECTIONS: &[NavSection] = &[
                 icon: "eye",
             },
             NavEntry {
+                id: "im_settings",
+                label: "nav.im_settings",
+                href: "/admin/messaging",
+                icon: "chat",
+            },
+            NavEntry {
+                id: "api_keys",
+                label: "nav.api_keys",
+                href: "/admin/api-keys",
+                icon: "key",
+            },
+            NavEntry {
+                id: "webhooks",
+                label: "nav.webhooks",
+                href: "/admin/webhooks",
+                icon: "link",
+            },
+            NavEntry {
                 id: "mail",
                 label: "nav.mail",
                 href: "/admin/mail",

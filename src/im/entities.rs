@@ -109,6 +109,9 @@ pub mod api_key {
         pub id: Uuid,
         pub name: String,
         pub key_hash: String,
+        /// The key's first characters (`sbk_1a2b3c4d`), to recognise it; none for keys made
+        /// before they were kept.
+        pub key_prefix: Option<String>,
         pub created_at: i64,
         pub revoked: bool,
     }
@@ -131,6 +134,30 @@ pub mod webhook {
         pub secret: String,
         pub events: String,
         pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "im_webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub webhook_id: Uuid,
+        pub status: String,
+        pub attempts: i32,
+        pub events: i32,
+        pub response_code: Option<i32>,
+        pub error: Option<String>,
+        pub at: i64,
+        pub duration_ms: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@
 mod admin;
 pub mod config;
 mod conversations;
+pub mod deliveries;
 mod departments;
 mod dispatch;
 mod entities;
@@ -35,6 +36,7 @@ mod writer;
 
 pub use admin::{API_KEY_PREFIX, ApiKeyInfo};
 pub use config::{ImConfig, Settings};
+pub use deliveries::{Delivery, DeliveryStatus};
 pub use error::ImError;
 pub use files::FileInfo;
 pub use groups::{ConversationInfo, MemberInfo};

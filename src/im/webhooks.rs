@@ -4,6 +4,7 @@
 //! sha256=<hex>`, and `X-Switchboard-Delivery`, stable across retries), retried with
 //! exponential backoff. Each endpoint has its own bounded queue and task, so a dead endpoint
 //! delays nobody else; when its queue is full, new events for it are dropped and counted.
+//! Every batch's outcome is recorded (`deliveries.rs`: the last 100 per endpoint).
 
 use crate::locks::RwLockExt;
 use std::{
@@ -23,6 +24,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
+    deliveries::{self, Delivery, DeliveryStatus},
     model::{ConversationKind, MessageKind},
     ops::NewMessage,
     protocol::MessageView,
@@ -103,8 +105,9 @@ impl Webhooks {
         )
     }
 
-    /// Replaces the endpoints (their old tasks finish what they hold, then stop).
-    pub fn reload(&self, hooks: Vec<Webhook>) {
+    /// Replaces the endpoints (their old tasks finish what they hold, then stop); deliveries
+    /// are recorded in `db`.
+    pub fn reload(&self, hooks: Vec<Webhook>, db: &sea_orm::DatabaseConnection) {
         let mut endpoints = Vec::with_capacity(hooks.len());
         for hook in hooks {
             let (tx, rx) = mpsc::channel(QUEUE);
@@ -113,6 +116,7 @@ impl Webhooks {
                 hook.clone(),
                 rx,
                 self.failed.clone(),
+                db.clone(),
             ));
             endpoints.push(Endpoint { hook, tx });
         }
@@ -175,6 +179,7 @@ async fn deliver_loop(
     hook: Webhook,
     mut rx: mpsc::Receiver<Value>,
     failed: Arc<AtomicU64>,
+    db: sea_orm::DatabaseConnection,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -189,18 +194,47 @@ async fn deliver_loop(
                 Ok(None) | Err(_) => break,
             }
         }
+        let events = batch.len() as u32;
         let body =
             serde_json::to_vec(&json!({"events": std::mem::take(&mut batch)})).unwrap_or_default();
-        if !post_with_retries(&client, &hook, body).await {
+        let delivery = post_with_retries(&client, &hook, body, events).await;
+        if delivery.status == DeliveryStatus::Failed {
             failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(error) = deliveries::record(&db, &delivery).await {
+            tracing::warn!(%error, url = %hook.url, "webhook delivery not recorded");
         }
     }
 }
 
-async fn post_with_retries(client: &reqwest::Client, hook: &Webhook, body: Vec<u8>) -> bool {
-    let delivery = Uuid::now_v7().to_string();
+async fn post_with_retries(
+    client: &reqwest::Client,
+    hook: &Webhook,
+    body: Vec<u8>,
+    events: u32,
+) -> Delivery {
+    let id = Uuid::now_v7();
+    let delivery = id.to_string();
+    let started = std::time::Instant::now();
+    let mut outcome = Delivery {
+        id,
+        webhook_id: hook.id,
+        status: DeliveryStatus::Failed,
+        attempts: 0,
+        events,
+        response_code: None,
+        error: None,
+        at: 0,
+        duration_ms: 0,
+    };
+    let finish = |mut outcome: Delivery| {
+        outcome.at = super::model::now_millis();
+        outcome.duration_ms = started.elapsed().as_millis() as u64;
+        outcome
+    };
     let mut backoff = Duration::from_millis(250);
     for attempt in 1..=ATTEMPTS {
+        outcome.attempts = attempt;
         let timestamp = chrono::Utc::now().timestamp();
         let result = client
             .post(&hook.url)
@@ -215,12 +249,21 @@ async fn post_with_retries(client: &reqwest::Client, hook: &Webhook, body: Vec<u
             .send()
             .await;
         match result {
-            Ok(response) if response.status().is_success() => return true,
+            Ok(response) if response.status().is_success() => {
+                outcome.status = DeliveryStatus::Ok;
+                outcome.response_code = Some(response.status().as_u16());
+                outcome.error = None;
+                return finish(outcome);
+            }
             Ok(response) => {
                 tracing::warn!(url = %hook.url, status = %response.status(), attempt, "webhook refused");
+                outcome.response_code = Some(response.status().as_u16());
+                outcome.error = Some(format!("answered {}", response.status()));
             }
             Err(error) => {
                 tracing::warn!(url = %hook.url, %error, attempt, "webhook unreachable");
+                outcome.response_code = None;
+                outcome.error = Some(error.to_string());
             }
         }
         if attempt < ATTEMPTS {
@@ -229,7 +272,7 @@ async fn post_with_retries(client: &reqwest::Client, hook: &Webhook, body: Vec<u
         }
     }
     tracing::error!(url = %hook.url, %delivery, "webhook batch dropped after retries");
-    false
+    finish(outcome)
 }
 
 #[cfg(test)]

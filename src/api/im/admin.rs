@@ -18,10 +18,10 @@ use uuid::Uuid;
 
 use super::{ConversationRef, ack};
 use crate::{
-    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath},
+    api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ApiQuery, RemoteAddr},
     directory::StaffId,
     im::{
-        ApiKeyInfo, ConversationId, Sender, Settings, Webhook,
+        ApiKeyInfo, ConversationId, Delivery, Sender, Settings, Webhook,
         protocol::{Ack, SendFrame},
     },
     state::AppState,
@@ -31,7 +31,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/im/settings", get(settings).put(set_settings))
         .route("/api/v1/admin/im/webhooks", get(webhooks).post(add_webhook))
-        .route("/api/v1/admin/im/webhooks/{id}", delete(remove_webhook))
+        .route(
+            "/api/v1/admin/im/webhooks/{id}",
+            delete(remove_webhook).put(update_webhook),
+        )
+        .route(
+            "/api/v1/admin/im/webhooks/{id}/deliveries",
+            get(webhook_deliveries),
+        )
         .route(
             "/api/v1/admin/im/api-keys",
             get(api_keys).post(create_api_key),
@@ -59,10 +66,16 @@ pub async fn settings(State(state): State<AppState>, _admin: Admin) -> Json<Sett
     request_body = Settings, responses((status = 200, body = Settings), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn set_settings(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiJson(settings): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(state.im.set_settings(settings).await?))
+    Ok(Json(
+        state
+            .im
+            .set_settings(&admin.actor(&remote), settings)
+            .await?,
+    ))
 }
 
 /// Registered webhooks (secrets are not shown).
@@ -90,14 +103,75 @@ pub struct NewWebhook {
     request_body = NewWebhook, responses((status = 201, body = Webhook), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn add_webhook(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<(StatusCode, Json<Webhook>), ApiError> {
     let hook = state
         .im
-        .add_webhook(&body.url, &body.secret, &body.events)
+        .add_webhook(&admin.actor(&remote), &body.url, &body.secret, &body.events)
         .await?;
     Ok((StatusCode::CREATED, Json(hook)))
+}
+
+/// A webhook's new URL and events (and secret, when given).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookUpdate {
+    pub url: String,
+    /// A new HMAC key (16 characters or more); absent: keep the current one.
+    #[serde(default)]
+    pub secret: Option<String>,
+    pub events: Vec<String>,
+}
+
+/// Changes a webhook.
+#[utoipa::path(put, path = "/api/v1/admin/im/webhooks/{id}", tag = "admin: messaging", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)), request_body = WebhookUpdate,
+    responses((status = 200, body = Webhook), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
+pub async fn update_webhook(
+    State(state): State<AppState>,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<WebhookUpdate>,
+) -> Result<Json<Webhook>, ApiError> {
+    let hook = state
+        .im
+        .update_webhook(
+            &admin.actor(&remote),
+            id,
+            &body.url,
+            body.secret.as_deref(),
+            &body.events,
+        )
+        .await?;
+    Ok(Json(hook))
+}
+
+/// How many deliveries to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryParams {
+    /// Default 100 (all that are kept).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+}
+
+/// A webhook's recent deliveries, newest first: one per batch of events POSTed, with its
+/// outcome after the retries, the last HTTP status, the error and the time. The last 100 are
+/// kept.
+#[utoipa::path(get, path = "/api/v1/admin/im/webhooks/{id}/deliveries", tag = "admin: messaging", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), DeliveryParams),
+    responses((status = 200, body = Vec<Delivery>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+pub async fn webhook_deliveries(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<DeliveryParams>,
+) -> Result<Json<Vec<Delivery>>, ApiError> {
+    let limit = crate::api::in_range("limit", params.limit, 100, 1, 100)?;
+    Ok(Json(state.im.webhook_deliveries(id, limit).await?))
 }
 
 /// Removes a webhook.
@@ -105,10 +179,11 @@ pub async fn add_webhook(
     params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn remove_webhook(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.im.remove_webhook(id).await?;
+    state.im.remove_webhook(&admin.actor(&remote), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,10 +215,14 @@ pub struct CreatedApiKey {
     request_body = NewApiKey, responses((status = 201, body = CreatedApiKey), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge), (status = 422, response = Invalid)))]
 pub async fn create_api_key(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    let (info, key) = state.im.create_api_key(&body.name).await?;
+    let (info, key) = state
+        .im
+        .create_api_key(&admin.actor(&remote), &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { info, key })))
 }
 
@@ -152,10 +231,11 @@ pub async fn create_api_key(
     params(("id" = String, Path, format = Uuid)), responses((status = 204), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
-    _admin: AccessAdmin,
+    admin: AccessAdmin,
+    remote: RemoteAddr,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.im.revoke_api_key(id).await?;
+    state.im.revoke_api_key(&admin.actor(&remote), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

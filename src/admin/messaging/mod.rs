@@ -1,0 +1,63 @@
+//! IT's messaging pages (the `access` power, HR never sees them): the API keys of the server
+//! API, the webhooks with their recent deliveries, and the messaging settings. Each action calls the `Im` service as
+//! `/api/v1/admin/im/...` does (its checks, its audit lines); nothing is decided here.
+
+mod keys;
+mod settings;
+mod webhooks;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use crate::{api::ApiError, im::ImError, state::AppState};
+
+use super::{i18n::Tr, it::posted::FieldErrors};
+
+/// The messaging routes under `/admin`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/api-keys", get(keys::list).post(keys::create))
+        .route("/admin/api-keys/{id}/revoke", post(keys::revoke))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            get(webhooks::show).post(webhooks::update),
+        )
+        .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/admin/messaging", get(settings::show).post(settings::save))
+}
+
+/// A refusal of the service next to its field (translated when the field is known, keyed
+/// `<prefix>.error.<field>`); anything else goes to an error page.
+fn field_error(
+    tr: &Tr,
+    prefix: &str,
+    fields: &[&str],
+    error: ImError,
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    match error {
+        ImError::Invalid { field, reason } => {
+            if fields.contains(&field.as_str()) {
+                errors.add(&field, tr.t(&format!("{prefix}.error.{field}")));
+            } else {
+                errors.add(&field, reason);
+            }
+            Ok(())
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// A `?done=` notice of a page after a redirect, as its i18n key `<prefix>.notice.<done>`.
+fn notice(tr: &Tr, path: &str, prefix: &str, known: &[&str]) -> Option<String> {
+    let done = path.split("done=").nth(1)?.split(['&', '#']).next()?;
+    known
+        .contains(&done)
+        .then(|| tr.t(&format!("{prefix}.notice.{done}")).to_owned())
+}
