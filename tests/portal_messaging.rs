@@ -635,7 +635,10 @@ async fn a_webhook_delivery_shows_in_the_page(backend: Backend) {
         .click()
         .await
         .expect("save");
-    browser.find("#notice").await;
+    // (The page it left had a notice too: wait for the new address.)
+    browser
+        .wait_for_path(&format!("/admin/webhooks/{id}?done=saved"))
+        .await;
     let hooks = app
         .admin(Method::GET, "/api/v1/admin/im/webhooks", None)
         .await;
@@ -651,7 +654,7 @@ async fn a_webhook_delivery_shows_in_the_page(backend: Backend) {
         .click()
         .await
         .expect("delete");
-    browser.find("#notice").await;
+    browser.wait_for_path("/admin/webhooks?done=deleted").await;
     let hooks = app
         .admin(Method::GET, "/api/v1/admin/im/webhooks", None)
         .await;
