@@ -310,10 +310,12 @@ async fn effect_preview_equals_what_the_saved_rule_does(backend: Backend) {
         ),
     ];
     let mut before = every_view(&app, &people).await;
+    let mut last = [0; 6];
     for (changes, edit) in edits {
         let preview = portal.post("/admin/rules/effect", &edit).await;
         assert_eq!(preview.status, StatusCode::OK, "{}", preview.html);
         let predicted = predicted(&preview.html);
+        last = predicted;
         let saved = portal.post("/admin/rules", &edit).await;
         assert_eq!(
             saved.status,
@@ -330,6 +332,42 @@ async fn effect_preview_equals_what_the_saved_rule_does(backend: Backend) {
         assert_eq!(observed[0] > 0, changes, "{edit:?} changed something");
         before = after;
     }
+
+    // A rule's page tells what deleting it would do (fetched once the page is shown): for
+    // the interns' grant saved last, the people it showed are hidden again.
+    let rules = app
+        .admin(reqwest::Method::GET, "/api/v1/admin/rules", None)
+        .await;
+    let granted = rules.body["items"]
+        .as_array()
+        .or(rules.body.as_array())
+        .and_then(|all| {
+            all.iter()
+                .find(|r| r["role_id"] == intern.as_str() && r["object"] == "all")
+        })
+        .and_then(|r| r["id"].as_str())
+        .expect("the interns' rule")
+        .to_owned();
+    let page = portal.get(&format!("/admin/rules/{granted}")).await;
+    assert!(
+        page.html
+            .contains(&format!("/admin/rules/{granted}/delete-effect")),
+        "the page fetches the effect of deleting: {}",
+        page.html
+    );
+    let effect = portal
+        .get(&format!("/admin/rules/{granted}/delete-effect"))
+        .await;
+    assert_eq!(effect.status, StatusCode::OK, "{}", effect.html);
+    assert!(
+        effect.html.contains("id=\"delete-effect\"")
+            && effect.html.contains(&format!(
+                "Hides {} people from {} viewers.",
+                last[4], last[3]
+            )),
+        "deleting the grant hides whom it showed ({last:?}): {}",
+        effect.html
+    );
 }
 
 async fn it_adds_a_rule_and_view_as_reflects_it(backend: Backend) {

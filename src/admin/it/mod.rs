@@ -56,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/rules/effect", post(rules::effect))
         .route("/admin/rules/{id}", get(rules::show).post(rules::replace))
         .route("/admin/rules/{id}/delete", post(rules::delete))
+        .route("/admin/rules/{id}/delete-effect", get(rules::delete_effect))
         .route("/admin/view-as", get(view_as::show))
         .route("/admin/people/pick", get(people_pick::pick))
         .route("/admin/ldap", get(ldap::show).post(ldap::save))

@@ -51,8 +51,15 @@ struct RulePage {
     was: String,
     /// Where to go after saving (the role page the builder was opened from, or the list).
     back: String,
-    /// What deleting the rule would do (editing only).
-    delete_effect: Option<EffectView>,
+}
+
+/// What deleting a rule would do, fetched by its page once shown (working it out reads every
+/// viewer's list, too slow to hold the page for at 100,000 people).
+#[derive(Template)]
+#[template(path = "admin/rule_delete_effect.html")]
+struct DeleteEffectFragment {
+    view: Option<EffectView>,
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -150,7 +157,6 @@ fn rule_page(
         choices,
         errors,
         back,
-        delete_effect: None,
     }
 }
 
@@ -218,11 +224,10 @@ pub async fn show(
     Staffer(visitor): Staffer,
     Path(id): Path<String>,
 ) -> Result<Response, PortalError> {
-    let tr = visitor.tr();
     let rule = find(&state, &visitor, &id)?;
     let form = RuleForm::of(&rule, &state.directory.read());
     let back = back_to(&form.role);
-    let mut page = rule_page(
+    let page = rule_page(
         &state,
         &visitor,
         Some(&rule),
@@ -230,10 +235,22 @@ pub async fn show(
         FieldErrors::default(),
         back,
     );
-    page.delete_effect = effect_of(&state, &tr, &[PolicyChange::DeleteRule(rule.id)])
-        .await
-        .ok();
     Ok(page::render(&page))
+}
+
+/// `GET /admin/rules/{id}/delete-effect`: the fragment saying what deleting the rule would do.
+pub async fn delete_effect(
+    State(state): State<AppState>,
+    Staffer(visitor): Staffer,
+    Path(id): Path<String>,
+) -> Result<Response, PortalError> {
+    let tr = visitor.tr();
+    let rule = find(&state, &visitor, &id)?;
+    let (view, error) = match effect_of(&state, &tr, &[PolicyChange::DeleteRule(rule.id)]).await {
+        Ok(view) => (Some(view), None),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    Ok(page::render(&DeleteEffectFragment { view, error }))
 }
 
 /// The change a submitted builder asks for: a new rule, or the rule `id` replaced.

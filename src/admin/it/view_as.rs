@@ -196,7 +196,15 @@ fn viewer(
         .filter(|s| matches(s, &needle))
         .filter(|s| dept.is_none_or(|d| s.departments.iter().any(|m| m.department_id == d)))
         .collect();
-    matching.sort_by(|a, b| (&a.pinyin_full, &a.login).cmp(&(&b.pinyin_full, &b.login)));
+    // Only the first ROWS are shown: select them, then sort those (a view may hold 100,000).
+    let order = |a: &&ContactStaff, b: &&ContactStaff| {
+        (&a.pinyin_full, &a.login).cmp(&(&b.pinyin_full, &b.login))
+    };
+    if matching.len() > ROWS {
+        matching.select_nth_unstable_by(ROWS, order);
+    }
+    let shown = matching.len().min(ROWS);
+    matching[..shown].sort_by(order);
     let rows = matching
         .iter()
         .take(ROWS)
