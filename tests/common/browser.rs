@@ -142,9 +142,18 @@ impl Browser {
     }
 
     /// Waits until the page's path starts with `prefix`.
+    /// Waits until the browser is at `prefix`: that path exactly when it has no query (so
+    /// "/admin" is not "/admin/login?next=…", which would pass before a sign-in lands), else a
+    /// path and query starting with it.
     pub async fn wait_for_path(&self, prefix: &str) {
         for _ in 0..200 {
-            if self.path().await.starts_with(prefix) {
+            let path = self.path().await;
+            let at = if prefix.contains('?') {
+                path.starts_with(prefix)
+            } else {
+                path.split('?').next() == Some(prefix)
+            };
+            if at {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
