@@ -208,15 +208,15 @@ pub async fn request_reset(
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     let by = match (request.login, request.email) {
-        (Some(login), None) if !login.trim().is_empty() && login.len() <= 256 => {
+        (Some(login), None) if !login.trim().is_empty() && login.chars().count() <= 256 => {
             ResetBy::Login(login)
         }
-        (None, Some(email)) if !email.trim().is_empty() && email.len() <= 256 => {
+        (None, Some(email)) if !email.trim().is_empty() && email.chars().count() <= 256 => {
             ResetBy::Email(email)
         }
         _ => {
             return Err(ApiError::BadRequest(
-                "give exactly one of login and email (at most 256 bytes)".into(),
+                "give exactly one of login and email (at most 256 characters)".into(),
             ));
         }
     };

@@ -10,6 +10,7 @@ mod health;
 mod im;
 mod mail;
 mod openapi;
+mod openapi_constraints;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{

@@ -1,13 +1,14 @@
 //! The OpenAPI document, generated from the handlers' annotations and served at
 //! `/api/openapi.json`.
 
-use axum::{Json, Router, routing::get};
+use axum::{Json, Router, extract::State, routing::get};
+use serde_json::Value;
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth, contacts, error, health, im, mail};
+use super::{ApiError, admin, auth, contacts, error, health, im, mail};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -76,9 +77,14 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/openapi.json", get(openapi_json))
 }
 
-/// This document.
+/// This document: the derived one, with the request constraints the server enforces and this
+/// instance's custom fields (`openapi_constraints`).
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
     responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    super::openapi_constraints::apply(&mut document, &state.directory.field_definitions())
+        .map_err(ApiError::Internal)?;
+    Ok(Json(document))
 }

@@ -75,7 +75,8 @@ pub struct DeleteDepartment {
     pub move_members_to: Option<DepartmentId>,
 }
 
-/// A person's place in one department, as requested.
+/// A person's place in one department, as requested. A list of them names each department
+/// once and marks at most one primary (`422` otherwise).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipInput {

@@ -17,7 +17,8 @@ use crate::directory::{DepartmentId, StaffId};
 
 /// The longest group name and announcement.
 const MAX_NAME: usize = 100;
-const MAX_ANNOUNCEMENT: usize = 4000;
+/// The longest group announcement, in characters.
+pub const MAX_ANNOUNCEMENT: usize = 4000;
 
 /// A member as listed.
 #[derive(Debug, Clone, Serialize, ToSchema)]

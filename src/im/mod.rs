@@ -39,7 +39,7 @@ pub use config::{ImConfig, Settings};
 pub use deliveries::{Delivery, DeliveryStatus};
 pub use error::ImError;
 pub use files::FileInfo;
-pub use groups::{ConversationInfo, MemberInfo};
+pub use groups::{ConversationInfo, MAX_ANNOUNCEMENT, MemberInfo};
 pub use hub::{Hub, LocalHub, Sessions};
 pub use model::{ConversationId, ConversationKind, MessageKind, Role, Sender, Seq};
 pub use ops::{Done, Reply};

@@ -299,6 +299,9 @@ impl Im {
                     .collect(),
             }
         };
+        if query.terms.is_empty() {
+            return Ok(Vec::new());
+        }
         let ids: Vec<ConversationId> = floors.keys().copied().collect();
         // Large memberships are filtered here rather than in a huge IN list.
         let (filter, fetch) = if ids.len() <= 500 {

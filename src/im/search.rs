@@ -80,8 +80,19 @@ pub struct Query {
     pub phrases: Vec<String>,
 }
 
+/// The longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
+
 impl Query {
+    /// A query of at most `MAX_QUERY_CHARS`; one without words or characters to look for
+    /// (`!!`) has no terms and finds nothing.
     pub fn parse(text: &str) -> Result<Self, ImError> {
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Err(ImError::invalid(
+                "q",
+                format!("at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
         let (words, runs) = pieces(text);
         let mut terms = words;
         let mut phrases = Vec::new();
@@ -97,15 +108,6 @@ impl Query {
         }
         terms.sort_unstable();
         terms.dedup();
-        if terms.is_empty() {
-            return Err(ImError::invalid(
-                "q",
-                "needs at least one word or character",
-            ));
-        }
-        if terms.len() > 32 {
-            return Err(ImError::invalid("q", "is too long"));
-        }
         Ok(Self { terms, phrases })
     }
 
@@ -238,6 +240,7 @@ mod tests {
         assert!(q.terms.contains(&"天开".to_owned()) && q.terms.contains(&"room".to_owned()));
         assert!(q.confirms("我们明天开会吧"));
         assert!(!q.confirms("开会明天"));
-        assert!(Query::parse("!!").is_err());
+        assert!(Query::parse("!!").unwrap().terms.is_empty());
+        assert!(Query::parse(&"字".repeat(MAX_QUERY_CHARS + 1)).is_err());
     }
 }

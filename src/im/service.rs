@@ -370,9 +370,8 @@ impl Im {
                 .one(&self.db)
                 .await?;
             if found.is_none() {
-                return Err(ImError::invalid(
-                    "body.file_id",
-                    "no such file in this conversation (upload it first)",
+                return Err(ImError::NotFound(
+                    "body.file_id: no such file in this conversation (upload it first)".into(),
                 ));
             }
         }

@@ -169,8 +169,8 @@ impl Mail {
                 format!("must be at least {MIN_PASSWORD_CHARS} characters"),
             ));
         }
-        if password.len() > 1024 {
-            return Err(MailError::invalid("password", "at most 1024 bytes"));
+        if password.chars().count() > 1024 {
+            return Err(MailError::invalid("password", "at most 1024 characters"));
         }
         let invalid =
             || MailError::invalid("token", "this link is not valid, was used, or has expired");

@@ -257,14 +257,23 @@ impl Settings {
             return Err(MailError::invalid("alert_to", "not all are mail addresses"));
         }
         let smtp_username = trimmed(input.smtp_username);
-        if smtp_username.as_ref().is_some_and(|u| u.len() > 256) {
-            return Err(MailError::invalid("smtp_username", "at most 256 bytes"));
+        if smtp_username
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > 256)
+        {
+            return Err(MailError::invalid(
+                "smtp_username",
+                "at most 256 characters",
+            ));
         }
         let smtp_password = match input.smtp_password {
             None => self.smtp_password.clone(),
             Some(text) if text.is_empty() => None,
-            Some(text) if text.len() > 1024 => {
-                return Err(MailError::invalid("smtp_password", "at most 1024 bytes"));
+            Some(text) if text.chars().count() > 1024 => {
+                return Err(MailError::invalid(
+                    "smtp_password",
+                    "at most 1024 characters",
+                ));
             }
             Some(text) => Some(Secret::new(text)),
         };

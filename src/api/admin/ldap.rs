@@ -100,6 +100,7 @@ pub async fn test(
 #[into_params(parameter_in = Query)]
 pub struct SyncParams {
     /// Default `full`.
+    #[param(inline)]
     pub kind: Option<SyncKindParam>,
 }
 

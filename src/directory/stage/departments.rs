@@ -35,7 +35,7 @@ impl Stage<'_> {
             .filter(|d| d.parent_id == parent)
             .map(|d| d.order_key)
             .max()
-            .map_or(0, |max| max + 1)
+            .map_or(0, |max| max.saturating_add(1))
     }
 
     /// Refuses a parent that would make `id` its own ancestor.

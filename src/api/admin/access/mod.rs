@@ -297,7 +297,13 @@ pub async fn unassign(
         &state,
         &admin,
         &remote,
-        PolicyChange::Unassign(body.parse()?),
+        // A subject that cannot be one (a staff id that is not a UUID) is not assigned.
+        PolicyChange::Unassign(body.parse().map_err(|e| match e {
+            ApiError::Invalid { field, .. } if field == "subject" => {
+                ApiError::NotFound("no such assignment".into())
+            }
+            other => other,
+        })?),
     )
     .await?;
     Ok(Json(Committed { version: version.0 }))
