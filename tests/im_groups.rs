@@ -524,7 +524,7 @@ async fn files_are_for_members_only(backend: Backend) {
                   "body": {"file_id": foreign["id"]}}),
     )
     .await;
-    assert_eq!(a.answer_for("f2").await["code"], "invalid");
+    assert_eq!(a.answer_for("f2").await["code"], "not_found");
     // The size limit is enforced while streaming.
     let r = app
         .admin(

@@ -155,11 +155,7 @@ fn schemas() -> Value {
         "NewDepartment": department, "DepartmentPatch": department,
         "ImportRequest": { "properties": { "people": { "minItems": 1, "maxItems": 5000 } } },
         "FieldDefinition": {
-            "properties": { "key": pattern("^[a-z][a-z0-9_]{0,39}$"), "label": pattern(NONBLANK) },
-            "anyOf": [
-                { "properties": { "field_type": { "enum": ["text", "number", "bool", "date"] } } },
-                { "required": ["choices"], "properties": {
-                    "field_type": { "const": "choice" }, "choices": { "minItems": 1 } } } ] },
+            "properties": { "key": pattern("^[a-z][a-z0-9_]{0,39}$"), "label": pattern(NONBLANK) } },
         "NewApiKey": { "properties": { "name": short_name } },
         "Settings": { "properties": {
             "recall_window_secs": { "maximum": 30 * 86_400 },
@@ -175,12 +171,7 @@ fn schemas() -> Value {
         "RolePatch": { "properties": { "name": short_name } },
         "RuleInput": { "properties": { "description": { "maxLength": 500 } }, "anyOf": rule_variants() },
         "AssignmentBody": {
-            "properties": { "subject_kind": { "enum": ["staff", "ldap_group"] } },
-            "anyOf": [
-                { "properties": { "subject_kind": { "const": "staff" },
-                    "subject": pattern(&format!("^{UUID}$")) } },
-                { "properties": { "subject_kind": { "const": "ldap_group" },
-                    "subject": { "pattern": NONBLANK, "maxLength": 1000 } } } ] },
+            "properties": { "subject_kind": { "enum": ["staff", "ldap_group"] } } },
         "PasswordRequest": { "properties": { "password": { "minLength": 8 } } },
         "ResetConfirm": { "properties": { "password": { "minLength": 8, "maxLength": 1024 } } },
         "ResetRequest": { "oneOf": [
@@ -219,6 +210,34 @@ fn schemas() -> Value {
                     { "required": ["to"], "properties": {
                         "to": schema_ref("StaffId"), "conversation": { "type": "null" } } } ] } ] },
     })
+}
+
+/// Constraints of request bodies whose schema is also an answer's (so they stay off the shared
+/// schema), by `"<path> <method>"`: the body must match the schema and these too.
+fn request_bodies() -> Value {
+    json!({
+        // `FieldDefinition::check`: a choice field needs choices.
+        "/api/v1/admin/fields post": { "anyOf": [
+            { "properties": { "field_type": { "enum": ["text", "number", "bool", "date"] } } },
+            { "required": ["choices"], "properties": {
+                "field_type": { "const": "choice" }, "choices": { "minItems": 1 } } } ] },
+        // `access::Subject::parse`: a staff id, or a group DN.
+        "/api/v1/admin/assignments post": { "anyOf": [
+            { "properties": { "subject_kind": { "const": "staff" },
+                "subject": pattern(&format!("^{UUID}$")) } },
+            { "properties": { "subject_kind": { "const": "ldap_group" },
+                "subject": { "pattern": NONBLANK, "maxLength": 1000 } } } ] },
+    })
+}
+
+/// The operation object of `"<path> <method>"`.
+fn operation<'a>(document: &'a mut Value, key: &str) -> Result<&'a mut Value, String> {
+    let (path, method) = key.split_once(' ').ok_or("operation key")?;
+    document
+        .get_mut("paths")
+        .and_then(|p| p.get_mut(path))
+        .and_then(|p| p.get_mut(method))
+        .ok_or_else(|| format!("no operation {key}"))
 }
 
 /// Constraints of parameters, by `"<path> <method>"` and parameter name.
@@ -320,21 +339,25 @@ pub fn apply(document: &mut Value, fields: &[FieldDefinition]) -> Result<(), Str
         }
     }
     custom_fields(schemas, fields);
+    if let Value::Object(by_operation) = request_bodies() {
+        for (key, extra) in by_operation {
+            let schema = operation(document, &key)?
+                .pointer_mut("/requestBody/content/application~1json/schema")
+                .ok_or_else(|| format!("no JSON request body of {key}"))?;
+            *schema = json!({ "allOf": [schema.take(), extra] });
+        }
+    }
     if let Value::Object(by_operation) = parameters() {
-        for (operation, patches) in &by_operation {
-            let (path, method) = operation.split_once(' ').ok_or("operation key")?;
-            let parameters = document
-                .get_mut("paths")
-                .and_then(|p| p.get_mut(path))
-                .and_then(|p| p.get_mut(method))
-                .and_then(|o| o.get_mut("parameters"))
+        for (key, patches) in &by_operation {
+            let parameters = operation(document, key)?
+                .get_mut("parameters")
                 .and_then(Value::as_array_mut)
-                .ok_or_else(|| format!("no parameters of {operation}"))?;
+                .ok_or_else(|| format!("no parameters of {key}"))?;
             for (name, patch) in patches.as_object().into_iter().flatten() {
                 let parameter = parameters
                     .iter_mut()
                     .find(|p| p["name"] == *name)
-                    .ok_or_else(|| format!("no parameter {name} of {operation}"))?;
+                    .ok_or_else(|| format!("no parameter {name} of {key}"))?;
                 merge(&mut parameter["schema"], patch);
             }
         }

@@ -117,26 +117,59 @@ class PersonAuth:
         _bearer(case, data)
 
 
+_fields_as_loaded = None
+
+
+def _fields_when_loaded():
+    """This instance's custom fields before any generated request (the demo company's)."""
+    global _fields_as_loaded
+    token = _admin()
+    with _lock:
+        if _fields_as_loaded is None:
+            reply = requests.get(
+                f"{BASE}/api/v1/admin/fields",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            reply.raise_for_status()
+            _fields_as_loaded = {(f["entity"], f["key"]): f for f in reply.json()}
+        return _fields_as_loaded
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    if case.method == "POST" and case.path == "/api/v1/admin/fields":
+        _fields_when_loaded()
+
+
 @schemathesis.hook
 def after_call(ctx, case, response):
-    """A custom field a generated request defined is removed at once.
+    """A custom field a generated request defined or redefined is put back at once.
 
     The served document lists this instance's custom fields (their types, which are required)
-    as they were when schemathesis loaded it; a field defined later, required ones above all,
-    would make the document it holds untrue for every later request that creates a person or a
-    department. Removing it keeps the document true; the request and its answer were checked.
+    as they were when schemathesis loaded it; a field defined or changed later, a required one
+    above all, would make the document it holds untrue for every later request that creates a
+    person or a department. Putting it back keeps the document true; the request and its
+    answer were checked.
     """
-    if (
+    if not (
         case.method == "POST"
         and case.path == "/api/v1/admin/fields"
         and response.status_code == 201
     ):
-        field = response.json()
-        requests.delete(
+        return
+    field = response.json()
+    headers = {"Authorization": f"Bearer {_admin()}"}
+    before = _fields_when_loaded().get((field["entity"], field["key"]))
+    if before is None:
+        undo = requests.delete(
             f"{BASE}/api/v1/admin/fields/{field['entity']}/{field['key']}",
-            headers={"Authorization": f"Bearer {_admin()}"},
+            headers=headers,
             timeout=30,
-        ).raise_for_status()
+        )
+    else:
+        undo = requests.post(f"{BASE}/api/v1/admin/fields", headers=headers, json=before, timeout=30)
+    undo.raise_for_status()
 
 
 def _one_membership_each(memberships):
