@@ -69,14 +69,17 @@ fn phone() -> Value {
     ))
 }
 
-/// `config::mail::valid_address` (trimmed): a dot-atom local part and a host name.
+/// `config::address::valid_address` (trimmed): a dot-atom local part and a host name.
 pub fn mail_address_pattern() -> String {
-    format!(r"^[{WS}]*{}[{WS}]*$", crate::config::mail::ADDRESS_PATTERN)
+    format!(
+        r"^[{WS}]*{}[{WS}]*$",
+        crate::config::address::ADDRESS_PATTERN
+    )
 }
 
-/// `config::mail::is_plain_http_url` (trimmed; blank when `blank`).
+/// `config::address::is_plain_http_url` (trimmed; blank when `blank`).
 fn http_url(blank: bool) -> String {
-    let url = crate::config::mail::HTTP_URL_PATTERN;
+    let url = crate::config::address::HTTP_URL_PATTERN;
     if blank {
         format!("^[{WS}]*(?:{url})?[{WS}]*$")
     } else {

@@ -6,6 +6,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
+pub mod address;
 pub mod ldap;
 pub mod mail;
 

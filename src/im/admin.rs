@@ -373,7 +373,8 @@ impl Im {
 /// The rules of a webhook: an http(s) URL, a secret of 16 characters or more, known events.
 fn check_webhook(hook: &Webhook) -> Result<(), ImError> {
     // The URLs the OpenAPI document allows (a host name or IPv4 address, a port, a path).
-    if !crate::config::mail::is_plain_http_url(&hook.url) || reqwest::Url::parse(&hook.url).is_err()
+    if !crate::config::address::is_plain_http_url(&hook.url)
+        || reqwest::Url::parse(&hook.url).is_err()
     {
         return Err(ImError::invalid(
             "url",

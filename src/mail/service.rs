@@ -254,7 +254,7 @@ impl Mail {
                 MailError::invalid("to", "give an address (you have none on file)")
             })?,
         };
-        if !crate::config::mail::valid_address(&to) {
+        if !crate::config::address::valid_address(&to) {
             return Err(MailError::invalid("to", "not a mail address"));
         }
         let lang = match caller {
@@ -421,6 +421,6 @@ pub(crate) fn first_address(staff: &Staff) -> Option<String> {
         .emails
         .iter()
         .map(|e| e.trim())
-        .find(|e| crate::config::mail::valid_address(e))
+        .find(|e| crate::config::address::valid_address(e))
         .map(str::to_owned)
 }

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use super::{MailError, entities::setting};
 use crate::config::{
     Secret,
-    mail::{MailConfig, MailLanguage, SmtpSecurity, parse_public_url, valid_address},
+    address::{parse_public_url, valid_address},
+    mail::{MailConfig, MailLanguage, SmtpSecurity},
 };
 
 const SMTP_KEY: &str = "smtp";

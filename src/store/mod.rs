@@ -4,12 +4,13 @@
 
 mod checkpoint;
 mod journal;
+mod records;
 
 pub use checkpoint::{Checkpointer, WAL_PAGES_BEFORE_CHECKPOINT, WalState, spawn_checkpointer};
 
-pub use journal::{
-    Actor, AuditEntry, AuditQuery, AuditRecord, ChangeOp, EntityKind, Journal, Source, Version,
-    WriteGate, WriteTxn,
+pub use journal::{Journal, WriteGate, WriteTxn};
+pub use records::{
+    Actor, AuditEntry, AuditQuery, AuditRecord, ChangeOp, EntityKind, Source, Version,
 };
 
 use std::time::Duration;
