@@ -81,19 +81,6 @@ pub struct StaffListPage {
     pub has_next: bool,
 }
 
-/// `needle` (lower case) in `hay`, ignoring ASCII case; non-ASCII compares as lower case.
-fn contains_folded(hay: &str, needle: &str) -> bool {
-    if needle.is_ascii() {
-        let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-        needle.is_empty()
-            || hay
-                .windows(needle.len())
-                .any(|w| w.eq_ignore_ascii_case(needle))
-    } else {
-        hay.contains(needle) || hay.to_lowercase().contains(needle)
-    }
-}
-
 impl StaffQuery {
     /// The text as matched: trimmed and lower case; `None` when empty.
     fn needle(&self) -> Option<String> {
@@ -103,7 +90,8 @@ impl StaffQuery {
             .filter(|t| !t.is_empty())
     }
 
-    fn matches(&self, person: &Staff, needle: Option<&str>) -> bool {
+    /// The filters other than the text (the replica's search index answers that).
+    fn matches(&self, person: &Staff) -> bool {
         if self.status.is_some_and(|s| s != person.status)
             || self.source.is_some_and(|s| s != person.source)
             || self
@@ -121,14 +109,7 @@ impl StaffQuery {
         {
             return false;
         }
-        let Some(needle) = needle else {
-            return true;
-        };
-        person.pinyin_initials.starts_with(needle)
-            || person.login.contains(needle)
-            || person.pinyin_full.contains(needle)
-            || contains_folded(&person.display_name, needle)
-            || person.emails.iter().any(|e| contains_folded(e, needle))
+        true
     }
 
     /// One page of at most `limit` people in list order.
@@ -142,9 +123,12 @@ impl StaffQuery {
         // Before: the largest `limit + 1` keys before it (min-heap, pop smallest).
         let mut low: BinaryHeap<(&str, &str, usize)> = BinaryHeap::new();
         let mut high: BinaryHeap<Reverse<(&str, &str, usize)>> = BinaryHeap::new();
-        let people: Vec<&Arc<Staff>> = replica.all_staff().collect();
+        let people: Vec<&Arc<Staff>> = match needle.as_deref() {
+            Some(needle) => replica.staff_matching(needle).collect(),
+            None => replica.all_staff().collect(),
+        };
         for (index, person) in people.iter().enumerate() {
-            if !self.matches(person, needle.as_deref()) {
+            if !self.matches(person) {
                 continue;
             }
             total += 1;
@@ -214,6 +198,19 @@ fn push_low<'a>(
     } else if heap.peek().is_some_and(|top| key < *top) {
         heap.pop();
         heap.push(key);
+    }
+}
+
+/// `needle` (lower case) in `hay`, ignoring ASCII case; non-ASCII compares as lower case.
+fn contains_folded(hay: &str, needle: &str) -> bool {
+    if needle.is_ascii() {
+        let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+        needle.is_empty()
+            || hay
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle))
+    } else {
+        hay.contains(needle) || hay.to_lowercase().contains(needle)
     }
 }
 
@@ -375,5 +372,43 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn search_follows_renames_and_removals() {
+        use super::super::replica::Change;
+        let before = Arc::new(person("zw01", "张伟"));
+        let mut replica = Replica::load(Version(1), vec![], vec![(*before).clone()]);
+        let renamed = Arc::new(person("zw01", "王芳"));
+        replica.apply(
+            Version(2),
+            &[Change::Staff {
+                before: Some(before),
+                after: Some(renamed.clone()),
+            }],
+        );
+        let total = |replica: &Replica, text: &str| {
+            StaffQuery {
+                text: Some(text.into()),
+                ..Default::default()
+            }
+            .page(replica, &PageAt::First, 10)
+            .total
+        };
+        assert_eq!(total(&replica, "zhangwei"), 0, "the old name is forgotten");
+        assert_eq!(total(&replica, "wangfang"), 1);
+        assert_eq!(total(&replica, "wf"), 1);
+        replica.apply(
+            Version(3),
+            &[Change::Staff {
+                before: Some(renamed),
+                after: None,
+            }],
+        );
+        assert_eq!(
+            total(&replica, "wangfang"),
+            0,
+            "a removed person is not found"
+        );
     }
 }

@@ -20,6 +20,35 @@ pub struct Replica {
     logins: HashMap<String, StaffId>,
     ldap_departments: HashMap<String, DepartmentId>,
     ldap_staff: HashMap<String, StaffId>,
+    /// Per person, what a staff search looks in, folded once when the person is stored (a
+    /// search of 100,000 people is then one substring test each).
+    search: HashMap<StaffId, SearchText>,
+}
+
+/// A person's searchable text: name, login, emails and full pinyin, lower case, separated by
+/// NUL (which no search text holds); and the initials, which match by prefix only.
+#[derive(Debug, Clone)]
+struct SearchText {
+    text: Box<str>,
+    initials: Box<str>,
+}
+
+impl SearchText {
+    fn of(person: &Staff) -> Self {
+        let mut text = person.display_name.to_lowercase();
+        text.push('\0');
+        text.push_str(&person.login.to_lowercase());
+        for email in &person.emails {
+            text.push('\0');
+            text.push_str(&email.to_lowercase());
+        }
+        text.push('\0');
+        text.push_str(&person.pinyin_full);
+        Self {
+            text: text.into(),
+            initials: person.pinyin_initials.as_str().into(),
+        }
+    }
 }
 
 /// One entity's state before and after a commit (`None` = absent).
@@ -71,6 +100,18 @@ impl Replica {
 
     pub fn all_staff(&self) -> impl Iterator<Item = &Arc<Staff>> {
         self.staff.values()
+    }
+
+    /// The people whose name, login, email or full pinyin contains `needle`, or whose initials
+    /// start with it. `needle` is lower case (a search text folded by the caller).
+    pub fn staff_matching<'a>(&'a self, needle: &'a str) -> impl Iterator<Item = &'a Arc<Staff>> {
+        self.search
+            .iter()
+            .filter(move |(_, s)| {
+                !needle.contains('\0')
+                    && (s.initials.starts_with(needle) || s.text.contains(needle))
+            })
+            .filter_map(|(id, _)| self.staff.get(id))
     }
 
     pub fn department_count(&self) -> usize {
@@ -206,10 +247,12 @@ impl Replica {
         if let Some(ldap) = &person.ldap {
             self.ldap_staff.insert(ldap.stable_id.clone(), person.id);
         }
+        self.search.insert(person.id, SearchText::of(&person));
         self.staff.insert(person.id, person);
     }
 
     fn take_staff(&mut self, id: StaffId) {
+        self.search.remove(&id);
         if let Some(old) = self.staff.remove(&id) {
             for membership in &old.memberships {
                 if let Some(members) = self.members.get_mut(&membership.department_id) {
