@@ -34,7 +34,7 @@ pub struct Company {
     pub api_key: String,
 }
 
-fn config(dir: &Path, listen: &str) -> Result<Config, BoxError> {
+pub fn config(dir: &Path, listen: &str) -> Result<Config, BoxError> {
     Ok(Config::parse(RawConfig {
         listen: Some(listen.into()),
         data_dir: Some(dir.display().to_string()),
@@ -244,13 +244,19 @@ pub async fn company(dir: &Path, users: usize, fanout: usize) -> Result<Company,
         let company = prepare(&cache, users, fanout).await?;
         std::fs::write(&manifest, serde_json::to_vec(&company)?)?;
     }
-    for entry in std::fs::read_dir(&cache)? {
+    copy_files(&cache, dir)?;
+    Ok(serde_json::from_slice(&std::fs::read(&manifest)?)?)
+}
+
+/// Copies the files (not the folders) of a prepared company's cache into a run's directory.
+pub fn copy_files(cache: &Path, dir: &Path) -> Result<(), BoxError> {
+    for entry in std::fs::read_dir(cache)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
             std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
         }
     }
-    Ok(serde_json::from_slice(&std::fs::read(&manifest)?)?)
+    Ok(())
 }
 
 /// A scratch directory for one run.

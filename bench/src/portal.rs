@@ -20,14 +20,13 @@ use std::{
 use switchboard::{
     access::{Assignment, Effect, Object, PolicyChange, Role, RoleId, Rule, RuleId, Subject},
     app,
-    config::{Config, RawConfig},
     demo::names::People,
     directory::{DepartmentId, StaffId},
     store::{Actor, Source},
 };
 
 use super::directory_import::{department_inputs, generated_staff};
-use super::im_setup::{ADMIN_PASSWORD, Server, free_port};
+use super::im_setup::{ADMIN_PASSWORD, Server, config, copy_files, free_port};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -41,17 +40,8 @@ struct Company {
     rules: Vec<RuleId>,
 }
 
-fn config(dir: &Path) -> Result<Config, BoxError> {
-    Ok(Config::parse(RawConfig {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.display().to_string()),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        ..Default::default()
-    })?)
-}
-
 async fn prepare(dir: &Path, staff: usize, departments: usize) -> Result<Company, BoxError> {
-    let state = app::open_services(config(dir)?, false).await?;
+    let state = app::open_services(config(dir, "127.0.0.1:0")?, false).await?;
     let actor = Actor::new("bench", Source::Api);
     let inputs = department_inputs(departments);
     let (dept_ids, _) = state
@@ -157,12 +147,7 @@ async fn company(dir: &Path, staff: usize, departments: usize) -> Result<Company
         );
         std::fs::write(&manifest, serde_json::to_vec(&company)?)?;
     }
-    for entry in std::fs::read_dir(&cache)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
-        }
-    }
+    copy_files(&cache, dir)?;
     Ok(serde_json::from_slice(&std::fs::read(&manifest)?)?)
 }
 
