@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use tokio::{sync::Notify, task::JoinHandle};
 use uuid::Uuid;
 
@@ -267,9 +267,12 @@ impl Mail {
             requested_by: requested_by.to_owned(),
         }
         .render()?;
+        // Queued and read back in one transaction: the answer is the mail as queued, not
+        // whatever the worker (which may be awake for other mail) has made of it since.
+        let txn = self.db.begin().await?;
         let id = self
             .queue(
-                &self.db,
+                &txn,
                 format!("test:{}", Uuid::now_v7()),
                 MailKind::Test,
                 (&to, caller),
@@ -278,10 +281,12 @@ impl Mail {
             )
             .await?
             .ok_or_else(|| MailError::Internal("the test mail was not queued".into()))?;
+        let queued = outbox::get(&txn, id).await?;
+        txn.commit().await?;
         self.poke();
         self.audit(actor, "mail.test", id, serde_json::json!({ "to": to }))
             .await?;
-        outbox::get(&self.db, id).await
+        Ok(queued)
     }
 
     /// Recent mails, newest first.
