@@ -11,7 +11,7 @@ use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, tr
 use crate::{
     access::{Access, AccessError, AdminWatch},
     admin, api,
-    auth::{self, Auth, AuthError},
+    auth::{self, Auth, AuthError, Sealer},
     config::Config,
     contacts::Contacts,
     demo,
@@ -121,8 +121,13 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     .await?;
     let ldap = match &config.ldap {
         Some(ldap_config) => {
-            let ldap =
-                LdapService::new(ldap_config.clone(), directory.clone(), access.clone()).await?;
+            let ldap = LdapService::new(
+                ldap_config.clone(),
+                directory.clone(),
+                access.clone(),
+                Sealer::derive(&token_key),
+            )
+            .await?;
             auth.set_external_login(ldap.clone());
             if background {
                 ldap.spawn_scheduler();

@@ -216,6 +216,12 @@ async fn settings_api_powers_and_restart(backend: Backend) {
     assert_eq!(after.body["source"], "portal", "{}", after.body);
     assert_eq!(after.body["updated_by"], "it.zhou");
     seen.add(after.body.to_string());
+    // Sealed at rest; the test below still binds with it.
+    let stored = storage
+        .stored_text("SELECT bind_password FROM ldap_settings")
+        .await;
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(secret.as_str()), "{stored:?}");
     let report = app
         .admin(Method::POST, "/api/v1/admin/ldap/test", None)
         .await;

@@ -318,6 +318,35 @@ async fn settings_change_at_run_time_and_the_password_is_never_shown(backend: Ba
     assert_eq!(shown.body["smtp_host"], "127.0.0.1", "{}", shown.body);
     assert_eq!(shown.body["smtp_password_set"], true);
     assert!(!shown.body.to_string().contains("right-password"));
+    // Sealed at rest: the database holds no trace of it, yet the server still logs in with it.
+    let stored = storage
+        .stored_text("SELECT value FROM mail_settings WHERE key = 'smtp'")
+        .await;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].contains("127.0.0.1"), "{stored:?}");
+    assert!(!stored[0].contains("right-password"), "{stored:?}");
+    app.stop().await;
+
+    // A password an older version stored in clear is sealed at the next start, and works.
+    let sealed = stored[0].clone();
+    let settings: Value = serde_json::from_str(&sealed).unwrap();
+    let column = settings["smtp_password"].as_str().unwrap();
+    let clear = sealed.replace(column, "right-password");
+    storage
+        .execute(&format!(
+            "UPDATE mail_settings SET value = '{clear}' WHERE key = 'smtp'"
+        ))
+        .await;
+    let app = start(&storage, mail_off(), None).await;
+    let resealed = storage
+        .stored_text("SELECT value FROM mail_settings WHERE key = 'smtp'")
+        .await;
+    assert!(!resealed[0].contains("right-password"), "{resealed:?}");
+    let accepted = test_mail(&app, "it@example.com").await;
+    wait_entry(&app, accepted["id"].as_str().unwrap(), |e| {
+        e["status"] == "sent"
+    })
+    .await;
     app.stop().await;
 }
 

@@ -8,6 +8,7 @@ pub mod limiter;
 pub mod password;
 mod powers;
 mod revocation;
+mod seal;
 mod staff_accounts;
 mod token;
 
@@ -15,6 +16,7 @@ pub use accounts::Account;
 pub use key::{load_token_key, random_password};
 pub use powers::{AdminPower, Powers};
 pub use revocation::{DirectoryWatch, RevocationCause, RevocationListener};
+pub use seal::{Sealer, Unsealed};
 pub use token::{Claims, TokenRejection, TokenSigner};
 
 use crate::locks::RwLockExt;

@@ -21,6 +21,7 @@ use crate::config::ldap::{LdapConfig, Mode, RawLdapConfig};
 use crate::locks::RwLockExt;
 use crate::{
     access::Access,
+    auth::Sealer,
     directory::Directory,
     store::{Actor, AuditEntry, EntityKind, Source},
 };
@@ -55,6 +56,8 @@ pub struct LdapService {
     pub(super) directory: Arc<Directory>,
     pub(super) access: Arc<Access>,
     pub(super) db: DatabaseConnection,
+    /// Seals the bind password IT enters (kept in `ldap_settings`).
+    sealer: Sealer,
     listeners: RwLock<Vec<Arc<dyn RunListener>>>,
 }
 
@@ -69,9 +72,11 @@ impl LdapService {
         config: LdapConfig,
         directory: Arc<Directory>,
         access: Arc<Access>,
+        sealer: Sealer,
     ) -> Result<Arc<Self>, LdapError> {
         let db = directory.db().clone();
-        let stored = settings::load(&db).await?;
+        settings::seal_stored_password(&db, &sealer).await?;
+        let stored = settings::load(&db, &sealer).await?;
         let effective = settings::effective(stored.as_ref(), &config);
         let failed = runs::fail_orphans(&db).await?;
         if failed > 0 {
@@ -86,6 +91,7 @@ impl LdapService {
             directory,
             access,
             db,
+            sealer,
             listeners: RwLock::new(Vec::new()),
         }))
     }
@@ -113,7 +119,7 @@ impl LdapService {
 
     /// Reads the saved settings again (another node may have saved new ones).
     pub(super) async fn reload(&self) -> Result<Arc<LdapConfig>, LdapError> {
-        let stored = settings::load(&self.db).await?;
+        let stored = settings::load(&self.db, &self.sealer).await?;
         let config = Arc::new(settings::effective(stored.as_ref(), &self.file));
         *self.config.write_or_recover() = config.clone();
         Ok(config)
@@ -121,7 +127,7 @@ impl LdapService {
 
     /// The settings in force as administrators see them (no password).
     pub async fn settings(&self) -> Result<LdapSettings, LdapError> {
-        let stored = settings::load(&self.db).await?;
+        let stored = settings::load(&self.db, &self.sealer).await?;
         let config = settings::effective(stored.as_ref(), &self.file);
         Ok(settings::view(stored.as_ref(), &config))
     }
@@ -129,7 +135,7 @@ impl LdapService {
     /// Checks `raw` (its `bind_password`: absent keeps the stored one, `""` goes back to the
     /// file's) and gives the settings it makes, without saving them.
     pub async fn candidate(&self, mut raw: RawLdapConfig) -> Result<LdapConfig, LdapError> {
-        let stored = settings::load(&self.db).await?;
+        let stored = settings::load(&self.db, &self.sealer).await?;
         let entered = raw.bind_password.take();
         let password = settings::password_after(entered.as_deref(), stored.as_ref())?;
         settings::candidate(raw, password, &self.file)
@@ -142,7 +148,7 @@ impl LdapService {
         actor: &Actor,
         mut raw: RawLdapConfig,
     ) -> Result<LdapSettings, LdapError> {
-        let stored = settings::load(&self.db).await?;
+        let stored = settings::load(&self.db, &self.sealer).await?;
         let before = settings::view(
             stored.as_ref(),
             &settings::effective(stored.as_ref(), &self.file),
@@ -154,6 +160,7 @@ impl LdapService {
         clean.bind_password = None;
         settings::save(
             self.directory.journal(),
+            &self.sealer,
             actor,
             &clean,
             password.as_ref(),

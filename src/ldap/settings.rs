@@ -2,7 +2,7 @@
 //! `ldap_settings` row. Once saved they replace the configuration file's `[ldap]` table, which
 //! (with the environment) only gives the first values. Kept the way mail keeps its SMTP
 //! settings (`mail::settings`): the password stays in the module's own table (it is needed to
-//! bind), apart from the JSON of the rest; it is never shown, logged or audited — answers say
+//! bind), apart from the JSON of the rest, sealed at rest (`auth::Sealer`); it is never shown, logged or audited — answers say
 //! only whether one is set. A save is audited (source `portal` or `api`) without it.
 
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, sea_query::OnConflict};
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::LdapError;
 use crate::{
+    auth::{Sealer, Unsealed},
     config::{
         Secret,
         ldap::{LdapConfig, RawLdapConfig, SearchSpec},
@@ -62,16 +63,23 @@ pub struct Stored {
     pub updated_by: String,
 }
 
+/// What the stored password is sealed for (see `auth::Sealer`).
+const PASSWORD_PURPOSE: &str = "ldap.bind_password";
+
 /// The saved settings, if any. A row that no longer parses (written by a newer version) is
-/// ignored with a warning, as mail does: the file's settings hold.
-pub async fn load(db: &DatabaseConnection) -> Result<Option<Stored>, LdapError> {
+/// ignored with a warning, as mail does: the file's settings hold. A password sealed under
+/// another token key counts as not entered (the file's holds), with a warning to enter it again.
+pub async fn load(db: &DatabaseConnection, sealer: &Sealer) -> Result<Option<Stored>, LdapError> {
     let Some(row) = settings_row::Entity::find_by_id(1).one(db).await? else {
         return Ok(None);
     };
     match serde_json::from_str::<RawLdapConfig>(&row.settings) {
         Ok(raw) => Ok(Some(Stored {
             raw,
-            password: row.bind_password.map(Secret::new),
+            password: row
+                .bind_password
+                .as_deref()
+                .and_then(|column| open_password(sealer, column)),
             updated_at: row.updated_at,
             updated_by: row.updated_by,
         })),
@@ -235,6 +243,7 @@ fn check_spec(name: &str, spec: &SearchSpec) -> Result<(), LdapError> {
 /// `actor` without the password.
 pub async fn save(
     journal: &Journal,
+    sealer: &Sealer,
     actor: &Actor,
     raw: &RawLdapConfig,
     password: Option<&Secret>,
@@ -242,8 +251,8 @@ pub async fn save(
 ) -> Result<(), LdapError> {
     let settings = serde_json::to_string(raw)
         .map_err(|e| LdapError::Config(format!("LDAP settings do not serialise: {e}")))?;
-    let password_changed = match (password, load_password(journal.db()).await?) {
-        (Some(new), Some(old)) => new.expose() != old,
+    let password_changed = match (password, load_password(journal.db(), sealer).await?) {
+        (Some(new), Some(old)) => new.expose() != old.expose(),
         (None, None) => false,
         _ => true,
     };
@@ -251,7 +260,7 @@ pub async fn save(
     settings_row::Entity::insert(settings_row::ActiveModel {
         id: Set(1),
         settings: Set(settings),
-        bind_password: Set(password.map(|p| p.expose().to_owned())),
+        bind_password: Set(password.map(|p| sealer.seal(PASSWORD_PURPOSE, p))),
         updated_at: Set(chrono::Utc::now().timestamp_millis()),
         updated_by: Set(actor.name.clone()),
     })
@@ -291,11 +300,47 @@ pub async fn save(
     Ok(())
 }
 
-async fn load_password(db: &DatabaseConnection) -> Result<Option<String>, LdapError> {
+async fn load_password(
+    db: &DatabaseConnection,
+    sealer: &Sealer,
+) -> Result<Option<Secret>, LdapError> {
     Ok(settings_row::Entity::find_by_id(1)
         .one(db)
         .await?
-        .and_then(|row| row.bind_password))
+        .and_then(|row| row.bind_password)
+        .and_then(|column| open_password(sealer, &column)))
+}
+
+fn open_password(sealer: &Sealer, column: &str) -> Option<Secret> {
+    let opened = sealer.open(PASSWORD_PURPOSE, column);
+    if matches!(opened, Unsealed::Unreadable) {
+        tracing::warn!(
+            "the stored LDAP bind password was sealed under another token key; enter it again in the LDAP settings"
+        );
+    }
+    opened.secret()
+}
+
+/// Seals a password stored in clear by a version before sealing.
+pub async fn seal_stored_password(
+    db: &DatabaseConnection,
+    sealer: &Sealer,
+) -> Result<(), LdapError> {
+    let Some(row) = settings_row::Entity::find_by_id(1).one(db).await? else {
+        return Ok(());
+    };
+    let Some(Unsealed::Legacy(password)) = row
+        .bind_password
+        .as_deref()
+        .map(|column| sealer.open(PASSWORD_PURPOSE, column))
+    else {
+        return Ok(());
+    };
+    let mut sealed: settings_row::ActiveModel = row.into();
+    sealed.bind_password = Set(Some(sealer.seal(PASSWORD_PURPOSE, &password)));
+    settings_row::Entity::update(sealed).exec(db).await?;
+    tracing::info!("the stored LDAP bind password is sealed now");
+    Ok(())
 }
 
 #[cfg(test)]

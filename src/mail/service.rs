@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     access::Access,
-    auth::{Auth, limiter::FailedLogins},
+    auth::{Auth, Sealer, limiter::FailedLogins},
     config::mail::MailConfig,
     directory::{Directory, Staff, StaffId},
     im::Im,
@@ -59,6 +59,8 @@ pub struct Mail {
     /// Where links point when no public URL is set: the address the service listens on.
     listen_url: RwLock<String>,
     pub(crate) links: LinkKey,
+    /// Seals the SMTP password the settings keep in the database.
+    sealer: Sealer,
     /// Wakes the worker: a mail was queued, or settings changed.
     pub(crate) wake: Notify,
     pub(crate) metrics: MailMetrics,
@@ -88,7 +90,13 @@ impl Mail {
         token_key: &[u8],
         background: bool,
     ) -> Result<Arc<Self>, MailError> {
-        let settings = settings::load(&db, &config).await?;
+        let sealer = Sealer::derive(token_key);
+        let loaded = settings::load(&db, &config, &sealer).await?;
+        if loaded.password_in_clear {
+            settings::save(&db, &loaded.settings, &sealer).await?;
+            tracing::info!("the stored SMTP password is sealed now");
+        }
+        let settings = loaded.settings;
         let welcome = welcome::Inbox::load(&db, &directory).await?;
         let mail = Arc::new(Self {
             db,
@@ -101,6 +109,7 @@ impl Mail {
             generation: AtomicU64::new(0),
             listen_url: RwLock::new("http://127.0.0.1:8080".into()),
             links: LinkKey::derive(token_key),
+            sealer,
             wake: Notify::new(),
             metrics: MailMetrics::default(),
             welcome: welcome.clone(),
@@ -176,7 +185,7 @@ impl Mail {
         let next = current.replaced_by(input)?;
         let view = next.view();
         let mut txn = self.directory.journal().begin(actor).await?;
-        settings::save(txn.txn(), &next).await?;
+        settings::save(txn.txn(), &next, &self.sealer).await?;
         txn.audit(AuditEntry {
             action: "mail.settings",
             entity_kind: EntityKind::Setting,

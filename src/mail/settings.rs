@@ -1,12 +1,14 @@
 //! The SMTP settings in force: first from the configuration, then — once an administrator has
 //! saved them — from the `mail_settings` table, so they can change without a restart. The
-//! password is kept (it is needed to log in to the server) but never shown or logged.
+//! password is kept (it is needed to log in to the server), sealed at rest, and never shown or
+//! logged.
 
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, sea_query::OnConflict};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{MailError, entities::setting};
+use crate::auth::{Sealer, Unsealed};
 use crate::config::{
     Secret,
     address::{parse_public_url, valid_address},
@@ -139,7 +141,7 @@ pub(crate) struct Settings {
     pub welcome: bool,
 }
 
-/// The stored form keeps the password as text (the table is the module's own).
+/// The stored form keeps the password as text: `save` puts the sealed password there.
 mod secret_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -299,39 +301,83 @@ impl Settings {
     }
 }
 
+/// What the stored password is sealed for (see `auth::Sealer`).
+const PASSWORD_PURPOSE: &str = "mail.smtp_password";
+
+/// The settings in force and whether the stored password was still in clear (written before
+/// sealing), so that the caller seals it now.
+pub(crate) struct Loaded {
+    pub settings: Settings,
+    pub password_in_clear: bool,
+}
+
 /// The stored settings, if an administrator has saved any. A stored row without a password
 /// keeps the configured one (`SWITCHBOARD_SMTP_PASSWORD`), so the secret may stay out of the
-/// database.
+/// database; so does one sealed under another token key, with a warning to enter it again.
 pub(crate) async fn load(
     db: &DatabaseConnection,
     config: &MailConfig,
-) -> Result<Settings, MailError> {
+    sealer: &Sealer,
+) -> Result<Loaded, MailError> {
     let first = Settings::from_config(config);
     let Some(row) = setting::Entity::find_by_id(SMTP_KEY.to_owned())
         .one(db)
         .await?
     else {
-        return Ok(first);
+        return Ok(Loaded {
+            settings: first,
+            password_in_clear: false,
+        });
     };
     match serde_json::from_str::<Settings>(&row.value) {
         Ok(mut stored) => {
+            let mut password_in_clear = false;
+            stored.smtp_password = match stored.smtp_password.take() {
+                None => None,
+                Some(column) => match sealer.open(PASSWORD_PURPOSE, column.expose()) {
+                    Unsealed::Sealed(password) => Some(password),
+                    Unsealed::Legacy(password) => {
+                        password_in_clear = true;
+                        Some(password)
+                    }
+                    Unsealed::Unreadable => {
+                        tracing::warn!(
+                            "the stored SMTP password was sealed under another token key; enter it again in the mail settings"
+                        );
+                        None
+                    }
+                },
+            };
             if stored.smtp_password.is_none() {
                 stored.smtp_password = first.smtp_password;
             }
-            Ok(stored)
+            Ok(Loaded {
+                settings: stored,
+                password_in_clear,
+            })
         }
         Err(error) => {
             tracing::warn!(%error, "stored mail settings unreadable; using the configuration");
-            Ok(first)
+            Ok(Loaded {
+                settings: first,
+                password_in_clear: false,
+            })
         }
     }
 }
 
+/// Stores the settings, the password sealed.
 pub(crate) async fn save<C: sea_orm::ConnectionTrait>(
     db: &C,
     settings: &Settings,
+    sealer: &Sealer,
 ) -> Result<(), MailError> {
-    let value = serde_json::to_string(settings).map_err(|e| MailError::Internal(e.to_string()))?;
+    let mut stored = settings.clone();
+    stored.smtp_password = settings
+        .smtp_password
+        .as_ref()
+        .map(|password| Secret::new(sealer.seal(PASSWORD_PURPOSE, password)));
+    let value = serde_json::to_string(&stored).map_err(|e| MailError::Internal(e.to_string()))?;
     setting::Entity::insert(setting::ActiveModel {
         key: Set(SMTP_KEY.to_owned()),
         value: Set(value),

@@ -110,6 +110,37 @@ impl Storage {
         self.config_with(demo, None)
     }
 
+    /// The text of the first column of every row `sql` selects, read straight from the
+    /// database (for what must never be stored in clear).
+    pub async fn stored_text(&self, sql: &str) -> Vec<String> {
+        let db = Database::connect(self.database_url())
+            .await
+            .expect("the test's database");
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect(sql);
+        rows.iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a text column"))
+            .collect()
+    }
+
+    /// Runs `sql` on the stopped server's database (to stage what an older version left).
+    pub async fn execute(&self, sql: &str) {
+        let db = Database::connect(self.database_url())
+            .await
+            .expect("the test's database");
+        db.execute_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect(sql);
+    }
+
     /// A configuration with an `[ldap]` table.
     pub fn config_with(
         &self,
