@@ -31,6 +31,7 @@ mod mail;
 mod mail_delivery;
 mod openapi_schemathesis;
 mod portal;
+mod portal_groups;
 mod portal_hr;
 mod portal_hr_import;
 mod portal_hr_staff;

@@ -78,6 +78,16 @@ pub fn svg(name: &str) -> &'static str {
             r#"<path d="M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z"/><circle cx="12" cy="12" r="3"/>"#,
             "</svg>"
         ),
+        "groups" => concat!(
+            head!(),
+            r#"<path d="M3 5h12v8H8l-5 4z"/><path d="M18 9h3v9l-3-2.5h-6V16"/>"#,
+            "</svg>"
+        ),
+        "megaphone" => concat!(
+            head!(),
+            r#"<path d="M3 10v4h4l9 5V5L7 10z"/><path d="M19 9.5a3.5 3.5 0 0 1 0 5"/><path d="M7 14l1.5 5H11l-1-5"/>"#,
+            "</svg>"
+        ),
         _ => concat!(head!(), r#"<circle cx="12" cy="12" r="8"/>"#, "</svg>"),
     }
 }

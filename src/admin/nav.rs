@@ -91,6 +91,18 @@ pub const SECTIONS: &[NavSection] = &[
                 icon: "chat",
             },
             NavEntry {
+                id: "groups",
+                label: "nav.groups",
+                href: "/admin/groups",
+                icon: "groups",
+            },
+            NavEntry {
+                id: "announcements",
+                label: "nav.announcements",
+                href: "/admin/announcements",
+                icon: "megaphone",
+            },
+            NavEntry {
                 id: "api_keys",
                 label: "nav.api_keys",
                 href: "/admin/api-keys",

@@ -41,7 +41,7 @@ use crate::state::AppState;
         im::files::upload, im::files::download,
         im::admin::settings, im::admin::set_settings, im::admin::webhooks, im::admin::add_webhook,
         im::admin::remove_webhook, im::admin::update_webhook, im::admin::webhook_deliveries, im::admin::api_keys, im::admin::create_api_key,
-        im::admin::revoke_api_key, im::admin::server_send, im::admin::server_create_group,
+        im::admin::revoke_api_key, im::admin::groups, im::admin::group, im::admin::server_send, im::admin::server_create_group,
         im::admin::server_invite, im::admin::server_remove, im::admin::server_dissolve,
         mail::settings, mail::set_settings, mail::send_test, mail::outbox, mail::outbox_entry,
         mail::retry, mail::preferences, mail::set_preferences, mail::request_reset,

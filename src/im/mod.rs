@@ -8,6 +8,7 @@
 //! interfaces only, and never touches another module's tables.
 
 mod admin;
+mod announce;
 pub mod config;
 mod conversations;
 pub mod deliveries;
@@ -17,6 +18,7 @@ mod entities;
 mod error;
 mod files;
 pub mod gateway;
+mod group_admin;
 mod groups;
 pub mod hub;
 mod messages;
@@ -35,10 +37,12 @@ pub mod webhooks;
 mod writer;
 
 pub use admin::{API_KEY_PREFIX, ApiKeyInfo};
+pub use announce::{Audience, Reach, check_text as announce_text};
 pub use config::{ImConfig, Settings};
 pub use deliveries::{Delivery, DeliveryStatus};
 pub use error::ImError;
 pub use files::FileInfo;
+pub use group_admin::{GroupPage, GroupQuery, GroupSummary};
 pub use groups::{ConversationInfo, MAX_ANNOUNCEMENT, MemberInfo};
 pub use hub::{Hub, LocalHub, Sessions};
 pub use model::{ConversationId, ConversationKind, MessageKind, Role, Sender, Seq};

@@ -17,6 +17,8 @@ mod rule_text;
 mod rules;
 mod view_as;
 
+pub(in crate::admin) use rule_text::find_person;
+
 use axum::{
     Router,
     extract::FromRequestParts,

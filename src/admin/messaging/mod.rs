@@ -1,7 +1,10 @@
-//! IT's messaging pages (the `access` power, HR never sees them): the API keys of the server
-//! API, the webhooks with their recent deliveries, and the messaging settings. Each action calls the `Im` service as
+//! IT's messaging pages (the `access` power, HR never sees them): chat groups, announcements,
+//! the API keys of the server API, the webhooks with their recent deliveries, and the messaging
+//! settings. Each action calls the `Im` service as
 //! `/api/v1/admin/im/...` does (its checks, its audit lines); nothing is decided here.
 
+mod announce;
+mod groups;
 mod keys;
 mod settings;
 mod webhooks;
@@ -30,6 +33,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
         .route("/admin/messaging", get(settings::show).post(settings::save))
+        .route("/admin/groups", get(groups::list))
+        .route("/admin/groups/{id}", get(groups::show))
+        .route("/admin/groups/{id}/owner", post(groups::set_owner))
+        .route("/admin/groups/{id}/remove", post(groups::remove))
+        .route("/admin/groups/{id}/add", post(groups::add))
+        .route("/admin/groups/{id}/dissolve", post(groups::dissolve))
+        .route("/admin/announcements", get(announce::show))
+        .route("/admin/announcements/preview", post(announce::preview))
+        .route("/admin/announcements/send", post(announce::send))
 }
 
 /// A refusal of the service next to its field (translated when the field is known, keyed

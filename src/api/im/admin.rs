@@ -21,7 +21,8 @@ use crate::{
     api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ApiQuery, RemoteAddr},
     directory::StaffId,
     im::{
-        ApiKeyInfo, ConversationId, Delivery, Sender, Settings, Webhook,
+        ApiKeyInfo, ConversationId, ConversationInfo, Delivery, GroupPage, GroupQuery, Sender,
+        Settings, Webhook,
         protocol::{Ack, SendFrame},
     },
     state::AppState,
@@ -44,6 +45,8 @@ pub fn router() -> Router<AppState> {
             get(api_keys).post(create_api_key),
         )
         .route("/api/v1/admin/im/api-keys/{id}", delete(revoke_api_key))
+        .route("/api/v1/admin/im/groups", get(groups))
+        .route("/api/v1/admin/im/groups/{id}", get(group))
         .route("/api/v1/im/server/messages", post(server_send))
         .route("/api/v1/im/server/groups", post(server_create_group))
         .route("/api/v1/im/server/groups/{id}", delete(server_dissolve))
@@ -237,6 +240,50 @@ pub async fn revoke_api_key(
 ) -> Result<StatusCode, ApiError> {
     state.im.revoke_api_key(&admin.actor(&remote), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which groups to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupParams {
+    /// A part of the group's name (any case).
+    pub q: Option<String>,
+    /// Default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    /// Groups to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
+    pub offset: Option<u64>,
+}
+
+/// Every active group, newest first, a page at a time: name, owner, member count, when it was
+/// created and its last activity, with the number of groups matching `q` over all pages.
+#[utoipa::path(get, path = "/api/v1/admin/im/groups", tag = "admin: messaging", security(("bearer" = [])),
+    params(GroupParams),
+    responses((status = 200, body = GroupPage), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
+pub async fn groups(
+    State(state): State<AppState>,
+    _admin: AccessAdmin,
+    ApiQuery(params): ApiQuery<GroupParams>,
+) -> Result<Json<GroupPage>, ApiError> {
+    let query = GroupQuery {
+        q: params.q.unwrap_or_default(),
+        limit: crate::api::in_range("limit", params.limit, 50, 1, 200)?,
+        offset: crate::api::in_range("offset", params.offset, 0, 0, 1_000_000_000)?,
+    };
+    Ok(Json(state.im.admin_groups(&query).await?))
+}
+
+/// One group with its members and their roles (dissolved groups too).
+#[utoipa::path(get, path = "/api/v1/admin/im/groups/{id}", tag = "admin: messaging", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ConversationInfo), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+pub async fn group(
+    State(state): State<AppState>,
+    _admin: AccessAdmin,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<Json<ConversationInfo>, ApiError> {
+    Ok(Json(state.im.admin_group(id)?))
 }
 
 /// A back-end holding a valid API key.
