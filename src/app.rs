@@ -20,6 +20,7 @@ use crate::{
     ldap::{LdapError, LdapService},
     mail::{self, Mail, MailError},
     observability::{self, Metrics},
+    push::Push,
     state::AppState,
     store::{self, Checkpoints, Journal, StoreError},
 };
@@ -176,6 +177,14 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
     if let Some(ldap) = &ldap {
         mail.watch_ldap(ldap);
     }
+    let push = Push::start(
+        journal.db().clone(),
+        directory.clone(),
+        im.clone(),
+        &auth,
+        config.push.clone(),
+        background,
+    );
 
     // Department chats are in step with the directory before the first client connects.
     im.departments_settled().await;
@@ -188,6 +197,7 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         im,
         ldap,
         mail,
+        push,
         metrics: Arc::new(Metrics::default()),
     })
 }
@@ -245,6 +255,7 @@ impl Application {
         let contacts = self.state.contacts.clone();
         let im = self.state.im.clone();
         let mail = self.state.mail.clone();
+        let push = self.state.push.clone();
         // WebSocket sessions outlive graceful shutdown (they are upgraded connections): ask
         // them to close as soon as the signal comes.
         let shutdown = {
@@ -271,7 +282,9 @@ impl Application {
         .await;
         contacts.flush().await;
         mail.shutdown().await;
+        // After messaging: what its last commits handed over is in the push outbox.
         im.shutdown().await;
+        push.shutdown().await;
         if let Some(checkpointer) = checkpointer {
             checkpointer.abort();
         }

@@ -16,6 +16,7 @@ pub mod ldap;
 pub mod locks;
 pub mod mail;
 pub mod observability;
+pub mod push;
 pub mod state;
 pub mod store;
 pub mod webapp;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     access::Access, auth::Auth, config::Config, contacts::Contacts, directory::Directory, im::Im,
-    ldap::LdapService, mail::Mail, observability::Metrics,
+    ldap::LdapService, mail::Mail, observability::Metrics, push::Push,
 };
 
 /// Everything a handler may use.
@@ -22,5 +22,7 @@ pub struct AppState {
     pub ldap: Option<Arc<LdapService>>,
     /// Mail: the outbox and its worker, digests, welcome and reset mails, alerts.
     pub mail: Arc<Mail>,
+    /// Offline push: registered devices, the outbox to the push gateway and its worker.
+    pub push: Arc<Push>,
     pub metrics: Arc<Metrics>,
 }

@@ -39,5 +39,6 @@ mod portal_it;
 mod portal_ldap;
 mod portal_messaging;
 mod portal_screenshots;
+mod push;
 mod sqlite_wal;
 mod webapp;

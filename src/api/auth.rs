@@ -74,12 +74,16 @@ pub async fn login(
     }))
 }
 
-/// Revoke every token of the caller's account (log out everywhere).
+/// Revoke every token of the caller's account (log out everywhere); every device registered
+/// for offline push goes with them.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, response = Unauthorized)))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     let actor = Actor::new(caller.0.name.clone(), crate::store::Source::Api);
     state.auth.revoke_all(&actor, caller.0.account_id).await?;
+    if let Some(staff) = caller.0.staff_id {
+        state.push.signed_out(staff).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

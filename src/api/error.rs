@@ -313,6 +313,18 @@ impl From<crate::mail::MailError> for ApiError {
     }
 }
 
+impl From<crate::push::PushError> for ApiError {
+    fn from(err: crate::push::PushError) -> Self {
+        use crate::push::PushError as E;
+        match err {
+            E::Invalid { field, reason } => Self::Invalid { field, reason },
+            E::NotFound(_) => Self::NotFound(err.to_string()),
+            E::Im(e) => e.into(),
+            E::Db(_) => Self::Internal(err.to_string()),
+        }
+    }
+}
+
 impl From<crate::im::ImError> for ApiError {
     fn from(err: crate::im::ImError) -> Self {
         use crate::im::ImError as E;

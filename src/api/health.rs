@@ -49,6 +49,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render();
     state.im.render_metrics(&mut text);
     state.mail.render_metrics(&mut text);
+    state.push.render_metrics(&mut text);
     text.push_str(&format!(
         "# HELP switchboard_directory_version Newest committed directory version.\n\
          # TYPE switchboard_directory_version gauge\nswitchboard_directory_version {version}\n\

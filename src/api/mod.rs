@@ -11,6 +11,7 @@ mod im;
 mod mail;
 mod openapi;
 mod openapi_constraints;
+mod push;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(im::router())
         .merge(mail::router())
+        .merge(push::router())
 }
 
 /// The answer to an unknown path, in the API's error shape.

@@ -8,7 +8,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{ApiError, admin, auth, contacts, error, health, im, mail};
+use super::{ApiError, admin, auth, contacts, error, health, im, mail, push};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -46,6 +46,7 @@ use crate::state::AppState;
         mail::settings, mail::set_settings, mail::send_test, mail::outbox, mail::outbox_entry,
         mail::retry, mail::preferences, mail::set_preferences, mail::request_reset,
         mail::confirm_reset,
+        push::register, push::devices, push::remove, push::mutes, push::mute, push::unmute,
     ),
     components(responses(
         error::BadRequest, error::Unauthorized, error::Forbidden, error::NotFound,

@@ -199,6 +199,8 @@ fn schemas() -> Value {
                 { "properties": { "smtp_host": { "anyOf": [{ "type": "null" }, pattern(&format!("^[{WS}]*$"))] } } },
                 { "required": ["from_address"], "properties": { "from_address": { "type": "string", "pattern": address } } } ] },
         "TestMailRequest": { "properties": { "to": pattern(&address) } },
+        // `push::devices::mute`.
+        "MuteInput": { "properties": { "until": { "minimum": 1, "maximum": 9_007_199_254_740_991_i64 } } },
         "SendFrame": {
             "properties": {
                 "id": { "anyOf": [{ "type": "null" }, { "type": "integer", "minimum": 0 }, { "type": "string" }] },

@@ -84,7 +84,7 @@ pub enum Scalar {
 }
 
 impl Scalar {
-    fn within(&self, key: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    pub(super) fn within(&self, key: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
         let value = match self {
             Self::Number(n) => Some(*n),
             Self::Text(text) => text.trim().parse().ok(),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 pub mod address;
 pub mod ldap;
 pub mod mail;
+pub mod push;
 
 /// A configuration value that could not be used: which key, and why.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Mail: the SMTP server and what is mailed (the first values; see `config::mail`).
     pub mail: mail::MailConfig,
+    /// Offline push: the gateway and what notifications carry (see `config::push`).
+    pub push: push::PushConfig,
 }
 
 /// A yes/no setting: a TOML boolean, or text from the environment (`true`, `1`, `false`, `0`).
@@ -115,6 +118,7 @@ pub struct RawConfig {
     pub secure_cookies: Option<Flag>,
     pub ldap: Option<ldap::RawLdapConfig>,
     pub mail: Option<mail::RawMailConfig>,
+    pub push: Option<push::RawPushConfig>,
     /// `SWITCHBOARD_LDAP_BIND_PASSWORD` (environment only).
     #[serde(skip)]
     pub ldap_bind_password: Option<String>,
@@ -145,6 +149,7 @@ impl RawConfig {
             secure_cookies: lookup("SWITCHBOARD_SECURE_COOKIES").map(Flag::Text),
             ldap: None,
             mail: Some(mail::RawMailConfig::from_env(&lookup)),
+            push: Some(push::RawPushConfig::from_env(&lookup)),
             ldap_bind_password: lookup("SWITCHBOARD_LDAP_BIND_PASSWORD"),
         }
     }
@@ -166,6 +171,10 @@ impl RawConfig {
             secure_cookies: over.secure_cookies.or(self.secure_cookies),
             ldap: over.ldap.or(self.ldap),
             mail: match (self.mail, over.mail) {
+                (Some(under), Some(over)) => Some(under.overlay(over)),
+                (under, over) => over.or(under),
+            },
+            push: match (self.push, over.push) {
                 (Some(under), Some(over)) => Some(under.overlay(over)),
                 (under, over) => over.or(under),
             },
@@ -278,6 +287,7 @@ impl Config {
                 None => None,
             },
             mail: mail::MailConfig::parse(raw.mail.unwrap_or_default())?,
+            push: push::PushConfig::parse(raw.push.unwrap_or_default())?,
         })
     }
 

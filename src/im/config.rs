@@ -99,6 +99,10 @@ pub struct Settings {
     pub edit_window_secs: u64,
     /// The largest file upload, in bytes.
     pub max_file_bytes: u64,
+    /// Whether offline push notifications carry the message text; `null` (the default): as
+    /// the configuration file's `push.include_text` says (off unless set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_include_text: Option<bool>,
 }
 
 impl Default for Settings {
@@ -107,6 +111,7 @@ impl Default for Settings {
             recall_window_secs: 120,
             edit_window_secs: 24 * 3600,
             max_file_bytes: 20 * 1024 * 1024,
+            push_include_text: None,
         }
     }
 }

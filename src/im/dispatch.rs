@@ -140,6 +140,8 @@ fn deliver(
     }
     if webhooks.active() {
         webhooks.message(kind, &view);
+    }
+    if webhooks.wants_offline() {
         let personal = !matches!(
             row.kind,
             MessageKind::System | MessageKind::Recall | MessageKind::Edit

@@ -30,6 +30,12 @@ impl LastSeen {
 }
 
 impl Im {
+    /// Adds a listener for messages to people with no session online (offline push); the
+    /// dispatcher calls it after each commit with the people it found offline.
+    pub fn on_offline_message(&self, listener: std::sync::Arc<dyn super::OfflineListener>) {
+        self.webhooks.listen_offline(listener);
+    }
+
     /// Since when a person has been offline (milliseconds since the Unix epoch): `None` while
     /// they have a session on this node; the process start for people not seen since.
     pub fn offline_since(&self, staff: StaffId) -> Option<i64> {

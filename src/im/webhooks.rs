@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::{
     deliveries::{self, Delivery, DeliveryStatus},
     model::{ConversationKind, MessageKind},
+    offline::{OfflineListener, OfflineMessage},
     ops::NewMessage,
     protocol::MessageView,
 };
@@ -64,6 +65,9 @@ pub struct Webhooks {
     client: reqwest::Client,
     dropped: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
+    /// Who else hears offline messages (offline push).
+    listeners: RwLock<Vec<Arc<dyn OfflineListener>>>,
+    listening: AtomicBool,
 }
 
 impl Default for Webhooks {
@@ -77,6 +81,8 @@ impl Default for Webhooks {
                 .unwrap_or_default(),
             dropped: Arc::new(AtomicU64::new(0)),
             failed: Arc::new(AtomicU64::new(0)),
+            listeners: RwLock::new(Vec::new()),
+            listening: AtomicBool::new(false),
         }
     }
 }
@@ -95,6 +101,17 @@ impl Webhooks {
     /// Whether any endpoint is registered (if not, no event is even built).
     pub fn active(&self) -> bool {
         self.active.load(Ordering::Relaxed)
+    }
+
+    /// Whether anyone hears offline messages (if not, the dispatcher does not look for them).
+    pub fn wants_offline(&self) -> bool {
+        self.active() || self.listening.load(Ordering::Relaxed)
+    }
+
+    /// Adds a listener for offline messages.
+    pub fn listen_offline(&self, listener: Arc<dyn OfflineListener>) {
+        self.listeners.write_or_recover().push(listener);
+        self.listening.store(true, Ordering::Relaxed);
     }
 
     /// Events dropped because an endpoint's queue was full, and batches given up on.
@@ -153,14 +170,31 @@ impl Webhooks {
                 .collect(),
             other => format!("[{}]", other.as_str()),
         };
-        self.publish(
-            "message.offline",
-            json!({
-                "event": "message.offline", "to": to, "conversation": row.conversation,
-                "conversation_kind": kind, "seq": row.seq, "msg_id": row.msg_id,
-                "sender": row.sender, "kind": row.kind, "preview": preview, "ts": row.ts,
-            }),
-        );
+        if self.active() {
+            self.publish(
+                "message.offline",
+                json!({
+                    "event": "message.offline", "to": to, "conversation": row.conversation,
+                    "conversation_kind": kind, "seq": row.seq, "msg_id": row.msg_id,
+                    "sender": row.sender, "kind": row.kind, "preview": preview, "ts": row.ts,
+                }),
+            );
+        }
+        let listeners = self.listeners.read_or_recover();
+        for listener in listeners.iter() {
+            listener.offline(OfflineMessage {
+                conversation: row.conversation,
+                conversation_kind: kind,
+                seq: row.seq,
+                msg_id: row.msg_id,
+                sender: row.sender,
+                kind: row.kind,
+                preview: preview.clone(),
+                mentions: row.mentions.clone(),
+                ts: row.ts,
+                to: to.to_vec(),
+            });
+        }
     }
 
     pub fn presence(&self, staff: StaffId, online: bool) {

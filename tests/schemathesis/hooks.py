@@ -1,7 +1,7 @@
 """Schemathesis hooks for tests/openapi_schemathesis.rs: who the generated requests act as.
 
 - `/api/v1/admin/...`: the built-in administrator (a service account no request can demote).
-- the person's API (`/api/v1/auth/me`, contacts, messaging): an employee of the demo company;
+- the person's API (`/api/v1/auth/me`, contacts, messaging, push): an employee of the demo company;
   when a generated request has taken that account away (a new password, disabled, deleted,
   logged out), a fresh employee is made through the admin API.
 - the person's own settings (`/api/v1/me/...`): that employee too.
@@ -107,7 +107,7 @@ class ApiKeyAuth:
 
 
 @schemathesis.auth(refresh_interval=600).apply_to(
-    path_regex=r"^/api/v1/(auth/me|me/|contacts/|im/(?!server/))"
+    path_regex=r"^/api/v1/(auth/me|me/|contacts/|im/(?!server/)|push/)"
 )
 class PersonAuth:
     def get(self, case, ctx):

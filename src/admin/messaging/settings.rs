@@ -75,6 +75,7 @@ impl SettingsForm {
             recall_window_secs: recall?,
             edit_window_secs: edit?,
             max_file_bytes: bytes?,
+            ..Settings::default()
         })
     }
 }
@@ -151,9 +152,11 @@ pub async fn save(
         max_file_mib: posted.get("max_file_mib").to_owned(),
         errors: FieldErrors::default(),
     };
-    if let Some(settings) = form.parse(&tr)
+    if let Some(mut settings) = form.parse(&tr)
         && form.errors.is_empty()
     {
+        // Not on this form (yet): kept as the API last set it.
+        settings.push_include_text = state.im.settings().push_include_text;
         match state.im.set_settings(&visitor.actor(), settings).await {
             Ok(_) => return Ok(Redirect::to("/admin/messaging?done=saved").into_response()),
             Err(error) => field_error(
