@@ -4,7 +4,8 @@
 //! count and raises the priority, so a burst is one notification. The worker (`worker.rs`)
 //! claims a row (`queued` → `sending`, with a lease, the key cleared so new messages start the
 //! next notification), posts it, and marks it `sent`, `skipped`, `queued` again with a later
-//! `next_attempt_at`, or `failed`.
+//! `next_attempt_at` (collecting again, unless a newer row took the key meanwhile), or
+//! `failed`.
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -219,6 +220,22 @@ pub(crate) async fn finish<C: ConnectionTrait>(
     };
     update.filter(outbox::Column::Id.eq(id)).exec(db).await?;
     Ok(())
+}
+
+/// A notification waiting for its retry collects the conversation's later messages again,
+/// unless a newer one already does (the unique key refuses it then: both go, in turn).
+pub(crate) async fn collect_again<C: ConnectionTrait>(
+    db: &C,
+    row: &outbox::Model,
+) -> Result<bool, PushError> {
+    let key = collapse_key(StaffId(row.staff_id), ConversationId(row.conversation_id));
+    let result = outbox::Entity::update_many()
+        .col_expr(outbox::Column::CollapseKey, Expr::value(key))
+        .filter(outbox::Column::Id.eq(row.id))
+        .filter(outbox::Column::Status.eq(QUEUED))
+        .exec(db)
+        .await;
+    Ok(result.is_ok_and(|r| r.rows_affected == 1))
 }
 
 /// Notifications not yet sent, skipped or given up.

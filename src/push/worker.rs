@@ -135,6 +135,9 @@ async fn send_one(push: &Push, row: row::Model) -> Result<(), PushError> {
                 now_ms() + backoff(config.retry_base, config.retry_cap, attempts).as_millis() as i64
             });
             outbox::finish(&push.db, row.id, FAILED, Some(&message), retry_at).await?;
+            if retry_at.is_some() {
+                outbox::collect_again(&push.db, &row).await?;
+            }
             if give_up {
                 metrics.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(id = %row.id, attempts, error = %message, "push notification given up");
