@@ -120,23 +120,18 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         ImConfig::from_env(|key| std::env::var(key).ok()),
     )
     .await?;
-    let ldap = match &config.ldap {
-        Some(ldap_config) => {
-            let ldap = LdapService::new(
-                ldap_config.clone(),
-                directory.clone(),
-                access.clone(),
-                Sealer::derive(&token_key),
-            )
-            .await?;
-            auth.set_external_login(ldap.clone());
-            if background {
-                ldap.spawn_scheduler();
-            }
-            Some(ldap)
-        }
-        None => None,
-    };
+    // Always there: without an `[ldap]` table it waits for IT's first save in the portal.
+    let ldap = LdapService::new(
+        config.ldap.clone(),
+        directory.clone(),
+        access.clone(),
+        Sealer::derive(&token_key),
+    )
+    .await?;
+    auth.set_external_login(ldap.clone());
+    if background {
+        ldap.spawn_scheduler();
+    }
     if let Some(password) = auth.bootstrap_admin(config.admin_password.as_ref()).await? {
         // Shown once, on the console only (never through tracing, whose output may be shipped),
         // and on stderr, so that a command's stdout stays the JSON a script parses.
@@ -174,9 +169,7 @@ pub async fn open_services(config: Config, background: bool) -> Result<AppState,
         background,
     )
     .await?;
-    if let Some(ldap) = &ldap {
-        mail.watch_ldap(ldap);
-    }
+    mail.watch_ldap(&ldap);
     let push = Push::start(
         journal.db().clone(),
         directory.clone(),

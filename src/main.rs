@@ -129,9 +129,7 @@ fn main() -> ExitCode {
                 // stdout is the JSON result; logs go to stderr.
                 observability::init_tracing_to_stderr(config.log_format);
                 let state = app::open_services(config, false).await?;
-                let ldap = state.ldap.clone().ok_or(
-                    "LDAP is not configured: add an [ldap] table to the configuration file",
-                )?;
+                let ldap = state.ldap.clone();
                 match action {
                     LdapAction::Test => {
                         let report = ldap.test().await?;

@@ -18,11 +18,20 @@ pub struct AppState {
     pub contacts: Arc<Contacts>,
     /// Messaging: conversations, the WebSocket gateway's sessions, files.
     pub im: Arc<Im>,
-    /// The LDAP connector, when configured.
-    pub ldap: Option<Arc<LdapService>>,
+    /// The LDAP connector; configured from the file's `[ldap]` table or IT's saved settings,
+    /// else waiting for IT's first save (see [`AppState::ldap_connected`]).
+    pub ldap: Arc<LdapService>,
     /// Mail: the outbox and its worker, digests, welcome and reset mails, alerts.
     pub mail: Arc<Mail>,
     /// Offline push: registered devices, the outbox to the push gateway and its worker.
     pub push: Arc<Push>,
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// The LDAP connector if LDAP is configured: where LDAP's rules (owned fields, write-back,
+    /// login) apply.
+    pub fn ldap_connected(&self) -> Option<&Arc<LdapService>> {
+        self.ldap.configured().then_some(&self.ldap)
+    }
 }

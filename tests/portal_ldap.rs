@@ -328,4 +328,107 @@ async fn it_sets_up_ldap_in_the_portal_and_syncs(backend: Backend) {
     app.stop().await;
 }
 
-crate::on_both_backends!(it_sets_up_ldap_in_the_portal_and_syncs);
+/// No `[ldap]` table at all: IT connects LDAP from the portal alone, and it stays connected
+/// after a restart.
+async fn it_connects_ldap_from_nothing_in_the_portal(backend: Backend) {
+    let slapd = Slapd::start(&[]);
+    let secret = slapd.get("LDAP_BIND_PASSWORD");
+    let storage = Storage::new(backend).await;
+    let app = TestApp::start(&storage, false).await;
+    person_with_powers(&app, "it.wu", &["access"]).await;
+    let mut seen = Seen::default();
+
+    let none = app
+        .admin(Method::GET, "/api/v1/admin/ldap/settings", None)
+        .await;
+    assert_eq!(none.status, StatusCode::OK, "{}", none.body);
+    assert_eq!(none.body["source"], "none");
+    assert_eq!(none.body["settings"]["url"], "");
+    let (status, refused) = ldap_api::start_sync(&app, "full").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("LDAP page"),
+        "the error says where to configure it: {refused}"
+    );
+
+    let browser = Browser::start("en").await;
+    browser.goto(&format!("{}/admin/ldap", app.base)).await;
+    browser.sign_in("it.wu", "staff-password-1").await;
+    browser.wait_for_path("/admin/ldap").await;
+    assert!(
+        browser.text("#ldap-source").await.contains("Not connected"),
+        "{}",
+        browser.text("#ldap-source").await
+    );
+    let sample = slapd.config("read_only");
+    type_into(&browser, "#f-url", &slapd.url()).await;
+    type_into(&browser, "#f-bind-dn", &sample.bind_dn).await;
+    type_into(
+        &browser,
+        "#f-departments-base-dn",
+        &sample.departments.base_dn,
+    )
+    .await;
+    type_into(&browser, "#f-staff-base-dn", &sample.staff.base_dn).await;
+    // The first save must bring a password: there is no file to fall back on.
+    browser
+        .find("#save-ldap")
+        .await
+        .click()
+        .await
+        .expect("save");
+    wait_for(&browser, "#f-bind-password-error").await;
+    assert_eq!(
+        attribute(&browser, "#f-staff-base-dn", "value").await,
+        sample.staff.base_dn,
+        "what was typed is kept"
+    );
+    type_into(&browser, "#f-bind-password", &secret).await;
+    browser
+        .find("#save-ldap")
+        .await
+        .click()
+        .await
+        .expect("save");
+    wait_for(&browser, "#notice").await;
+    assert!(browser.text("#ldap-source").await.contains("it.wu"));
+    seen.add(browser.client.source().await.expect("page"));
+    drop(browser);
+
+    // Connected without a restart: a sync runs, and people log in with their LDAP password.
+    let run = ldap_api::sync(&app, "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let login = json!({"login": "zhangwei", "password": "password"});
+    let signed_in = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(login.clone()),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    app.stop().await;
+
+    let app = TestApp::start(&storage, false).await;
+    let after = app
+        .admin(Method::GET, "/api/v1/admin/ldap/settings", None)
+        .await;
+    assert_eq!(after.body["source"], "portal", "{}", after.body);
+    assert_eq!(after.body["bind_password_stored"], true);
+    seen.add(after.body.to_string());
+    let signed_in = app
+        .call(Method::POST, "/api/v1/auth/login", None, Some(login))
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    seen.assert_no(&secret);
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    it_sets_up_ldap_in_the_portal_and_syncs,
+    it_connects_ldap_from_nothing_in_the_portal
+);

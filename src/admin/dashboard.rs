@@ -130,7 +130,7 @@ pub async fn show(
             &[("days", &MESSAGE_DAYS), ("total", &total)],
         ),
     );
-    let ldap = match &state.ldap {
+    let ldap = match state.ldap_connected() {
         None => None,
         Some(ldap) => {
             let runs = ldap.runs(SYNC_RUNS).await.map_err(|e| fail(e.into()))?;

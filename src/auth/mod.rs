@@ -80,6 +80,10 @@ pub trait ExternalLogin: Send + Sync {
     /// `Ok(Some(staff))` when the password is right for this login, `Ok(None)` when it is not
     /// (or the login is unknown there), `Err` when the server cannot be asked.
     async fn verify(&self, login: &str, password: &str) -> Result<Option<StaffId>, String>;
+    /// Whether it checks passwords now (LDAP is configured); if not, local passwords hold.
+    fn active(&self) -> bool {
+        true
+    }
 }
 
 /// Who is calling, once their token checked out.
@@ -299,7 +303,11 @@ impl Auth {
             .staff_by_login(&key)
             .filter(|s| s.source == crate::directory::RecordSource::Ldap)
             .map(|s| s.id);
-        let external = self.external.read_or_recover().clone();
+        let external = self
+            .external
+            .read_or_recover()
+            .clone()
+            .filter(|e| e.active());
         if let (Some(staff_id), Some(external)) = (from_ldap, external)
             && account.as_ref().is_none_or(|a| a.login.is_none())
         {

@@ -295,6 +295,43 @@ impl Mode {
     }
 }
 
+impl RawLdapConfig {
+    /// The form IT starts from when nothing is configured yet: every default of the table,
+    /// with the usual OpenLDAP object classes and the server and bases left to fill in.
+    pub fn blank() -> Self {
+        let search = |filter: &str| SearchSpec {
+            base_dn: String::new(),
+            filter: filter.to_owned(),
+            scope: sub(),
+        };
+        Self {
+            url: String::new(),
+            start_tls: false,
+            ca_file: None,
+            connect_timeout_secs: ten(),
+            operation_timeout_secs: thirty(),
+            bind_dn: String::new(),
+            bind_password: None,
+            bind_password_file: None,
+            mode: read_only(),
+            sync_interval_secs: fifteen_minutes(),
+            deletion_threshold_percent: twenty(),
+            page_size: five_hundred(),
+            stable_id: entry_uuid(),
+            change_attribute: modify_timestamp(),
+            content_sync: yes(),
+            departments: search("(objectClass=organizationalUnit)"),
+            department_attributes: department_attributes(),
+            staff: search("(objectClass=inetOrgPerson)"),
+            staff_attributes: staff_attributes(),
+            department_from: dn_position(),
+            groups: None,
+            group_member_attribute: member(),
+            group_roles: BTreeMap::new(),
+        }
+    }
+}
+
 impl LdapConfig {
     /// The settings as a table to edit (the portal's form starts from the file's values); the
     /// bind password is not part of it.

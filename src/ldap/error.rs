@@ -5,7 +5,9 @@ use crate::{access::AccessError, directory::DirectoryError, store::StoreError};
 /// Why an LDAP operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LdapError {
-    #[error("LDAP is not configured")]
+    #[error(
+        "LDAP is not configured: save settings on the portal's LDAP page (or PUT /api/v1/admin/ldap/settings), or add an [ldap] table to the configuration file"
+    )]
     NotConfigured,
     #[error("configuration: {0}")]
     Config(String),

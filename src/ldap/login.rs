@@ -30,20 +30,21 @@ impl LdapService {
         let Some((staff_id, stored)) = synced else {
             return refuse("no person synced from LDAP has this login");
         };
+        let config = self.config()?;
         let filter = format!(
             "(&{}({}={}))",
-            self.config().staff.filter,
-            self.config().staff_attributes.login,
+            config.staff.filter,
+            config.staff_attributes.login,
             ldap3::ldap_escape(login)
         );
-        let mut ldap = connection::service_connection(&self.config()).await?;
+        let mut ldap = connection::service_connection(&config).await?;
         let found = connection::search_all(
             &mut ldap,
-            &self.config(),
-            &self.config().staff.base_dn,
-            self.config().staff.scope,
+            &config,
+            &config.staff.base_dn,
+            config.staff.scope,
             &filter,
-            vec![self.config().stable_id.clone()],
+            vec![config.stable_id.clone()],
             false,
         )
         .await;
@@ -52,21 +53,20 @@ impl LdapService {
         // Several entries may carry the login (the sync reports and skips all but one): the
         // one to bind as is the one whose stable id is the synced person's.
         let Some(entry) = entries.iter().find(|e| {
-            mapping::stable_id(e, &self.config().stable_id).as_deref()
-                == Some(stored.stable_id.as_str())
+            mapping::stable_id(e, &config.stable_id).as_deref() == Some(stored.stable_id.as_str())
         }) else {
             return refuse(&format!(
                 "LDAP has {} entr{} with this login and none is the synced person's ({}={}); the person may have been deleted or replaced in LDAP (the next sync settles it)",
                 entries.len(),
                 if entries.len() == 1 { "y" } else { "ies" },
-                self.config().stable_id,
+                config.stable_id,
                 stored.stable_id
             ));
         };
         if entries.len() > 1 {
             tracing::info!(%login, entries = entries.len(), dn = %entry.dn, "several LDAP entries have this login; binding as the synced person's");
         }
-        match connection::check_password(&self.config(), &entry.dn, password).await? {
+        match connection::check_password(&config, &entry.dn, password).await? {
             Ok(()) => Ok(Some(staff_id)),
             Err(refusal) => refuse(&format!("the bind as {} was refused: {refusal}", entry.dn)),
         }
@@ -82,5 +82,9 @@ impl crate::auth::ExternalLogin for LdapService {
                 tracing::warn!(%login, %error, "LDAP login could not be checked");
                 error.to_string()
             })
+    }
+
+    fn active(&self) -> bool {
+        self.configured()
     }
 }

@@ -50,9 +50,11 @@ pub(super) const LEASE_TTL: Duration = Duration::from_secs(60);
 pub struct LdapService {
     /// The settings in force: IT's saved settings over the file's, reloaded before every run
     /// and test (so a save on any node applies to the next run) and swapped on a save here.
-    config: RwLock<Arc<LdapConfig>>,
-    /// The configuration file's (and environment's) settings: the first values.
-    file: LdapConfig,
+    /// `None` until LDAP is configured (no `[ldap]` table, nothing saved yet); once it is, it
+    /// stays so.
+    config: RwLock<Option<Arc<LdapConfig>>>,
+    /// The configuration file's (and environment's) settings, if any: the first values.
+    file: Option<LdapConfig>,
     pub(super) directory: Arc<Directory>,
     pub(super) access: Arc<Access>,
     pub(super) db: DatabaseConnection,
@@ -66,10 +68,12 @@ pub(super) fn ldap_actor() -> Actor {
 }
 
 impl LdapService {
-    /// Builds the connector. Runs left "running" by a node that is gone (no live lease) are
-    /// marked failed; a run another node is still renewing the lease for is left alone.
+    /// Builds the connector, configured by `config` (the file's `[ldap]` table) or by settings
+    /// saved before, else waiting for IT's first save. Runs left "running" by a node that is
+    /// gone (no live lease) are marked failed; a run another node is still renewing the lease
+    /// for is left alone.
     pub async fn new(
-        config: LdapConfig,
+        config: Option<LdapConfig>,
         directory: Arc<Directory>,
         access: Arc<Access>,
         sealer: Sealer,
@@ -77,7 +81,7 @@ impl LdapService {
         let db = directory.db().clone();
         settings::seal_stored_password(&db, &sealer).await?;
         let stored = settings::load(&db, &sealer).await?;
-        let effective = settings::effective(stored.as_ref(), &config);
+        let effective = settings::effective(stored.as_ref(), config.as_ref()).map(Arc::new);
         let failed = runs::fail_orphans(&db).await?;
         if failed > 0 {
             tracing::warn!(
@@ -86,7 +90,7 @@ impl LdapService {
             );
         }
         Ok(Arc::new(Self {
-            config: RwLock::new(Arc::new(effective)),
+            config: RwLock::new(effective),
             file: config,
             directory,
             access,
@@ -108,28 +112,44 @@ impl LdapService {
         }
     }
 
+    /// Whether LDAP is configured (from the file or saved settings). Once true, it stays so.
+    pub fn configured(&self) -> bool {
+        self.config.read_or_recover().is_some()
+    }
+
+    /// The mode in force; `unsynced` (nothing LDAP-owned) while LDAP is not configured.
     pub fn mode(&self) -> Mode {
-        self.config().mode
+        self.config().map_or(Mode::Unsynced, |c| c.mode)
     }
 
     /// The settings in force (as of the last run, test or save on this node).
-    pub fn config(&self) -> Arc<LdapConfig> {
-        self.config.read_or_recover().clone()
+    pub fn config(&self) -> Result<Arc<LdapConfig>, LdapError> {
+        self.config
+            .read_or_recover()
+            .clone()
+            .ok_or(LdapError::NotConfigured)
     }
 
-    /// Reads the saved settings again (another node may have saved new ones).
+    /// Reads the saved settings again (another node may have saved new ones, or the first).
     pub(super) async fn reload(&self) -> Result<Arc<LdapConfig>, LdapError> {
         let stored = settings::load(&self.db, &self.sealer).await?;
-        let config = Arc::new(settings::effective(stored.as_ref(), &self.file));
-        *self.config.write_or_recover() = config.clone();
-        Ok(config)
+        match settings::effective(stored.as_ref(), self.file.as_ref()) {
+            Some(config) => {
+                let config = Arc::new(config);
+                *self.config.write_or_recover() = Some(config.clone());
+                Ok(config)
+            }
+            // Saved settings that stopped validating, and no file: the last good ones hold.
+            None => self.config(),
+        }
     }
 
-    /// The settings in force as administrators see them (no password).
+    /// The settings in force as administrators see them (no password); source `none` and
+    /// the blank form while LDAP is not configured.
     pub async fn settings(&self) -> Result<LdapSettings, LdapError> {
         let stored = settings::load(&self.db, &self.sealer).await?;
-        let config = settings::effective(stored.as_ref(), &self.file);
-        Ok(settings::view(stored.as_ref(), &config))
+        let config = settings::effective(stored.as_ref(), self.file.as_ref());
+        Ok(settings::view(stored.as_ref(), config.as_ref()))
     }
 
     /// Checks `raw` (its `bind_password`: absent keeps the stored one, `""` goes back to the
@@ -138,7 +158,7 @@ impl LdapService {
         let stored = settings::load(&self.db, &self.sealer).await?;
         let entered = raw.bind_password.take();
         let password = settings::password_after(entered.as_deref(), stored.as_ref())?;
-        settings::candidate(raw, password, &self.file)
+        settings::candidate(raw, password, self.file.as_ref())
     }
 
     /// Saves new settings (checked as [`Self::candidate`]), audited as `actor`; the next run
@@ -151,11 +171,11 @@ impl LdapService {
         let stored = settings::load(&self.db, &self.sealer).await?;
         let before = settings::view(
             stored.as_ref(),
-            &settings::effective(stored.as_ref(), &self.file),
+            settings::effective(stored.as_ref(), self.file.as_ref()).as_ref(),
         );
         let entered = raw.bind_password.take();
         let password = settings::password_after(entered.as_deref(), stored.as_ref())?;
-        let config = settings::candidate(raw, password.clone(), &self.file)?;
+        let config = settings::candidate(raw, password.clone(), self.file.as_ref())?;
         let mut clean = config.to_raw();
         clean.bind_password = None;
         settings::save(
@@ -167,21 +187,26 @@ impl LdapService {
             &before,
         )
         .await?;
-        *self.config.write_or_recover() = Arc::new(config);
+        *self.config.write_or_recover() = Some(Arc::new(config));
         tracing::info!(url = %clean.url, mode = clean.mode.as_str(), "LDAP settings changed");
         self.settings().await
     }
 
     /// Runs the scheduled syncs, at the interval in force, skipping them in `unsynced` mode
-    /// (both may change with the settings).
+    /// (both may change with the settings) and while LDAP is not configured (looking every
+    /// minute for settings another node saved).
     pub fn spawn_scheduler(self: &Arc<Self>) {
         let service = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(service.config().sync_interval).await;
+                let interval = service
+                    .config()
+                    .map_or(Duration::from_secs(60), |c| c.sync_interval);
+                tokio::time::sleep(interval).await;
                 match service.reload().await {
                     Ok(config) if config.mode == Mode::Unsynced => continue,
                     Ok(_) => {}
+                    Err(LdapError::NotConfigured) => continue,
                     Err(error) => {
                         tracing::warn!(%error, "LDAP settings could not be read");
                         continue;
@@ -352,7 +377,7 @@ fn undecided(run: &Run) -> Result<(), LdapError> {
 impl std::fmt::Debug for LdapService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LdapService")
-            .field("url", &self.config().url)
+            .field("url", &self.config().map(|c| c.url.clone()).ok())
             .finish()
     }
 }

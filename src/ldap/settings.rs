@@ -41,7 +41,8 @@ pub mod settings_row {
 /// The LDAP settings as administrators see them (the password only as "set or not").
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LdapSettings {
-    /// `file`: the configuration file's (nothing saved yet); `portal`: saved by IT.
+    /// `file`: the configuration file's (nothing saved yet); `portal`: saved by IT; `none`:
+    /// LDAP is not configured yet (`settings` is then the blank form to fill in).
     pub source: String,
     /// When and by whom they were saved (Unix milliseconds; `null` for the file's).
     pub updated_at: Option<i64>,
@@ -91,28 +92,35 @@ pub async fn load(db: &DatabaseConnection, sealer: &Sealer) -> Result<Option<Sto
 }
 
 /// The settings in force: the saved ones (with their password, else the file's), else the
-/// file's. Saved settings that no longer validate (a CA file removed) fall back to the file's.
-pub fn effective(stored: Option<&Stored>, file: &LdapConfig) -> LdapConfig {
+/// file's; `None` when there are neither (LDAP not configured). Saved settings that no longer
+/// validate (a CA file removed) fall back to the file's.
+pub fn effective(stored: Option<&Stored>, file: Option<&LdapConfig>) -> Option<LdapConfig> {
     let Some(stored) = stored else {
-        return file.clone();
+        return file.cloned();
     };
     match candidate(stored.raw.clone(), stored.password.clone(), file) {
-        Ok(config) => config,
+        Ok(config) => Some(config),
         Err(error) => {
             tracing::warn!(%error, "stored LDAP settings invalid; using the configuration file's");
-            file.clone()
+            file.cloned()
         }
     }
 }
 
-/// The view of the settings in force.
-pub fn view(stored: Option<&Stored>, config: &LdapConfig) -> LdapSettings {
+/// The view of the settings in force (`config`: `None` when LDAP is not configured: the
+/// blank form, source `none`).
+pub fn view(stored: Option<&Stored>, config: Option<&LdapConfig>) -> LdapSettings {
+    let source = match (stored, config) {
+        (Some(_), _) => "portal",
+        (None, Some(_)) => "file",
+        (None, None) => "none",
+    };
     LdapSettings {
-        source: if stored.is_some() { "portal" } else { "file" }.into(),
+        source: source.into(),
         updated_at: stored.map(|s| s.updated_at),
         updated_by: stored.map(|s| s.updated_by.clone()),
         bind_password_stored: stored.is_some_and(|s| s.password.is_some()),
-        settings: config.to_raw(),
+        settings: config.map_or_else(RawLdapConfig::blank, LdapConfig::to_raw),
     }
 }
 
@@ -137,7 +145,7 @@ pub fn password_after(
 pub fn candidate(
     mut raw: RawLdapConfig,
     password: Option<Secret>,
-    file: &LdapConfig,
+    file: Option<&LdapConfig>,
 ) -> Result<LdapConfig, LdapError> {
     if raw.bind_password_file.is_some() {
         return Err(LdapError::invalid(
@@ -146,7 +154,14 @@ pub fn candidate(
         ));
     }
     check(&raw)?;
-    let password = password.unwrap_or_else(|| file.bind_password.clone());
+    let password = password
+        .or_else(|| file.map(|f| f.bind_password.clone()))
+        .ok_or_else(|| {
+            LdapError::invalid(
+                "bind_password",
+                "required (the configuration file gives none)",
+            )
+        })?;
     raw.bind_password = Some(password.expose().to_owned());
     LdapConfig::parse(raw, None).map_err(|e| LdapError::Invalid {
         field: e.key.trim_start_matches("ldap.").to_owned(),
@@ -367,7 +382,7 @@ staff = { base_dn = "ou=Org,dc=example,dc=com", filter = "(objectClass=inetOrgPe
             let mut r = raw();
             r.bind_password = None;
             edit(&mut r);
-            match candidate(r, None, &file) {
+            match candidate(r, None, Some(&file)) {
                 Err(LdapError::Invalid { field, .. }) => field,
                 other => panic!("expected an invalid field, got {other:?}"),
             }
@@ -394,8 +409,22 @@ staff = { base_dn = "ou=Org,dc=example,dc=com", filter = "(objectClass=inetOrgPe
         );
         let mut r = raw();
         r.bind_password = None;
-        let kept = candidate(r, None, &file).expect("valid");
+        let kept = candidate(r, None, Some(&file)).expect("valid");
         assert_eq!(kept.bind_password.expose(), "file secret");
+        // Without a file, the first settings must bring their password.
+        let mut r = raw();
+        r.bind_password = None;
+        assert!(matches!(
+            candidate(r, None, None),
+            Err(LdapError::Invalid { field, .. }) if field == "bind_password"
+        ));
+        let unconfigured = view(None, None);
+        assert_eq!(unconfigured.source, "none");
+        assert_eq!(unconfigured.settings, RawLdapConfig::blank());
+        assert!(matches!(
+            candidate(RawLdapConfig::blank(), Some(Secret::new("pw")), None),
+            Err(LdapError::Invalid { field, .. }) if field == "url"
+        ));
     }
 
     #[test]
@@ -414,7 +443,10 @@ staff = { base_dn = "ou=Org,dc=example,dc=com", filter = "(objectClass=inetOrgPe
         assert_eq!(after(None).as_deref(), Some("stored-pw-91"));
         assert_eq!(after(Some("")), None);
         assert_eq!(after(Some("new")).as_deref(), Some("new"));
-        let view = view(Some(&stored), &LdapConfig::parse(raw(), None).expect("ok"));
+        let view = view(
+            Some(&stored),
+            Some(&LdapConfig::parse(raw(), None).expect("ok")),
+        );
         let json = serde_json::to_string(&view).expect("json");
         assert!(
             !json.contains("file secret") && !json.contains("stored-pw-91"),

@@ -16,7 +16,7 @@ use super::{
     dn::{first_rdn, normalize_dn, parent_dn},
     service::LdapService,
 };
-use crate::config::ldap::Mode;
+use crate::config::ldap::{LdapConfig, Mode};
 use crate::{
     directory::{DirectoryError, LdapRef, RecordSource, Staff, StaffId, StaffPatch},
     store::Actor,
@@ -30,12 +30,17 @@ struct LdapEdit {
     before: Vec<(String, Vec<String>)>,
     /// The new parent DN, for a move.
     move_to: Option<String>,
+    /// Of every LDAP operation of the edit (the settings' `operation_timeout`).
+    timeout: std::time::Duration,
 }
 
 impl LdapService {
     /// Fields of a person that LDAP owns, among those a patch sets.
     pub fn ldap_owned<'a>(&self, person: &Staff, patch: &'a StaffPatch) -> Vec<&'a str> {
-        if person.source != RecordSource::Ldap || self.config().mode == Mode::Unsynced {
+        let Ok(config) = self.config() else {
+            return Vec::new();
+        };
+        if person.source != RecordSource::Ldap || config.mode == Mode::Unsynced {
             return Vec::new();
         }
         patch
@@ -44,7 +49,7 @@ impl LdapService {
             .filter(|field| match *field {
                 "custom" => patch.custom.as_ref().is_some_and(|c| {
                     c.keys()
-                        .any(|k| self.config().staff_attributes.custom.contains_key(k))
+                        .any(|k| config.staff_attributes.custom.contains_key(k))
                 }),
                 _ => true,
             })
@@ -69,7 +74,8 @@ impl LdapService {
         let Some(ldap_ref) = person.ldap.clone().filter(|_| !owned.is_empty()) else {
             return Ok(self.store(actor, id, patch).await?);
         };
-        if self.config().mode == Mode::ReadOnly {
+        let config = self.config()?;
+        if config.mode == Mode::ReadOnly {
             return Err(LdapError::ReadOnly(format!(
                 "{} is managed by LDAP (read-only mode); change it in the directory server",
                 owned.join(", ")
@@ -83,8 +89,8 @@ impl LdapService {
         // 1. Would the directory take it? Then LDAP is asked.
         self.directory
             .preview(|stage| stage.update_staff(id, patch.clone()).map(|_| ()))?;
-        let mut ldap = connection::service_connection(&self.config()).await?;
-        let mut edit = self.plan(&ldap_ref.dn, &patch);
+        let mut ldap = connection::service_connection(&config).await?;
+        let mut edit = self.plan(&config, &ldap_ref.dn, &patch);
         let outcome = self.write_ldap(&mut ldap, &mut edit).await;
         let new_dn = match outcome {
             Ok(new_dn) => new_dn,
@@ -137,8 +143,8 @@ impl LdapService {
     }
 
     /// The modifications and the move a patch asks of LDAP.
-    fn plan(&self, dn: &str, patch: &StaffPatch) -> LdapEdit {
-        let a = &self.config().staff_attributes;
+    fn plan(&self, config: &LdapConfig, dn: &str, patch: &StaffPatch) -> LdapEdit {
+        let a = &config.staff_attributes;
         let mut mods: Vec<Mod<String>> = Vec::new();
         let replace = |attr: &str, values: Vec<String>| {
             Mod::Replace(
@@ -202,6 +208,7 @@ impl LdapService {
             mods,
             before: Vec::new(),
             move_to,
+            timeout: config.operation_timeout,
         }
     }
 
@@ -221,7 +228,7 @@ impl LdapService {
                     _ => None,
                 })
                 .collect();
-            let timeout = self.config().operation_timeout;
+            let timeout = edit.timeout;
             let (entries, _) = ldap
                 .with_timeout(timeout)
                 .search(&edit.dn, Scope::Base, "(objectClass=*)", attrs.clone())
@@ -265,7 +272,7 @@ impl LdapService {
         };
         let rdn = first_rdn(&edit.dn).to_owned();
         let moved = ldap
-            .with_timeout(self.config().operation_timeout)
+            .with_timeout(edit.timeout)
             .modifydn(&edit.dn, &rdn, true, Some(&target))
             .await
             .map_err(|e| LdapError::Unreachable(format!("modrdn: {e}")));
@@ -298,7 +305,7 @@ impl LdapService {
             && let Some(parent) = parent_dn(&edit.dn)
         {
             let result = ldap
-                .with_timeout(self.config().operation_timeout)
+                .with_timeout(edit.timeout)
                 .modifydn(current, first_rdn(current), true, Some(parent))
                 .await
                 .map_err(|e| LdapError::Unreachable(format!("modrdn back: {e}")))?;
@@ -318,7 +325,7 @@ impl LdapService {
             .map(|(attr, values)| Mod::Replace(attr.clone(), values.iter().cloned().collect()))
             .collect();
         let result = ldap
-            .with_timeout(self.config().operation_timeout)
+            .with_timeout(edit.timeout)
             .modify(&edit.dn, restore)
             .await
             .map_err(|e| LdapError::Unreachable(format!("restore: {e}")))?;

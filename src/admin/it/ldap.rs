@@ -24,7 +24,7 @@ use crate::admin::{
 };
 use crate::{
     api::ApiError,
-    ldap::{LdapError, LdapService, LdapSettings, TestReport},
+    ldap::{LdapError, LdapSettings, TestReport},
     state::AppState,
 };
 
@@ -82,10 +82,6 @@ fn digest(settings: &LdapSettings) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
-fn connector(state: &AppState) -> Option<&std::sync::Arc<LdapService>> {
-    state.ldap.as_ref()
-}
-
 fn source_text(tr: &Tr, settings: &LdapSettings) -> (String, String) {
     let source = match (&settings.updated_by, settings.updated_at) {
         (Some(by), Some(at)) => tr.f(
@@ -95,10 +91,13 @@ fn source_text(tr: &Tr, settings: &LdapSettings) -> (String, String) {
                 ("when", &crate::admin::dashboard::local_time(at)),
             ],
         ),
+        _ if settings.source == "none" => tr.t("ldap.source.none").to_owned(),
         _ => tr.t("ldap.source.file").to_owned(),
     };
     let password = if settings.bind_password_stored {
         tr.t("ldap.password.stored")
+    } else if settings.source == "none" {
+        tr.t("ldap.password.required")
     } else {
         tr.t("ldap.password.file")
     };
@@ -138,18 +137,15 @@ fn settings_page(
 
 /// `GET /admin/ldap`.
 pub async fn show(State(state): State<AppState>, It(visitor): It) -> Result<Response, PortalError> {
-    let current = match connector(&state) {
-        Some(ldap) => Some(
-            ldap.settings()
-                .await
-                .map_err(|e| PortalError::Api(visitor.lang, e.into()))?,
-        ),
-        None => None,
-    };
+    let current = state
+        .ldap
+        .settings()
+        .await
+        .map_err(|e| PortalError::Api(visitor.lang, e.into()))?;
     Ok(page::render(&settings_page(
         &state,
         &visitor,
-        current.as_ref(),
+        Some(&current),
         None,
         FieldErrors::default(),
         None,
@@ -179,7 +175,7 @@ pub async fn save(
 ) -> Result<Response, PortalError> {
     let tr = visitor.tr();
     let api = |e: LdapError| PortalError::Api(visitor.lang, ApiError::from(e));
-    let ldap = connector(&state).ok_or(PortalError::NotFound(visitor.lang))?;
+    let ldap = &state.ldap;
     let current = ldap.settings().await.map_err(api)?;
     let mut errors = FieldErrors::default();
     let mut message = None;
@@ -214,7 +210,7 @@ pub async fn test(
     posted: Posted,
 ) -> Result<Response, PortalError> {
     let tr = visitor.tr();
-    let ldap = connector(&state).ok_or(PortalError::NotFound(visitor.lang))?;
+    let ldap = &state.ldap;
     let current = ldap
         .settings()
         .await

@@ -189,7 +189,9 @@ fn connector<'a>(
     state: &'a AppState,
     it: &It,
 ) -> Result<&'a std::sync::Arc<LdapService>, PortalError> {
-    state.ldap.as_ref().ok_or(PortalError::NotFound(it.0.lang))
+    state
+        .ldap_connected()
+        .ok_or(PortalError::NotFound(it.0.lang))
 }
 
 fn fail(it: &It) -> impl Fn(LdapError) -> PortalError + '_ {
@@ -203,7 +205,7 @@ fn run_id(it: &It, id: &str) -> Result<Uuid, PortalError> {
 /// `GET /admin/ldap/runs`.
 pub async fn list(State(state): State<AppState>, it: It) -> Result<Response, PortalError> {
     let tr = it.0.tr();
-    let (runs, waiting) = match &state.ldap {
+    let (runs, waiting) = match state.ldap_connected() {
         Some(ldap) => {
             let runs: Vec<RunView> = ldap
                 .runs(50)
@@ -219,7 +221,7 @@ pub async fn list(State(state): State<AppState>, it: It) -> Result<Response, Por
     };
     Ok(page::render(&RunsPage {
         c: Chrome::new(&state, &it.0, "ldap_runs", "ldap.runs.title"),
-        configured: state.ldap.is_some(),
+        configured: state.ldap.configured(),
         runs,
         waiting,
     }))

@@ -144,7 +144,7 @@ fn edited(posted: &Posted, name: &str, current: &str) -> bool {
 
 /// LDAP-owned fields of this person (shown read-only), as the connector decides them.
 fn locked_fields(state: &AppState, person: &Staff) -> (Vec<&'static str>, Vec<String>) {
-    let Some(ldap) = &state.ldap else {
+    let Some(ldap) = state.ldap_connected() else {
         return (Vec::new(), Vec::new());
     };
     if ldap.mode() != crate::ldap::Mode::ReadOnly {

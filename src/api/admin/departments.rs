@@ -134,8 +134,7 @@ pub async fn update(
 /// LDAP is not in `unsynced` mode (the portal shows these fields read-only with this reason).
 pub fn ldap_owner(state: &AppState, department: &Department) -> Option<&'static str> {
     let synced = state
-        .ldap
-        .as_ref()
+        .ldap_connected()
         .is_some_and(|l| l.mode() != crate::ldap::Mode::Unsynced);
     (synced && department.source == crate::directory::RecordSource::Ldap).then_some(
         "name, type and place of this department are managed by LDAP; change them in the directory server",

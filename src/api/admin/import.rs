@@ -255,7 +255,7 @@ fn apply_row(
                 departments: row.memberships.clone(),
                 ..Default::default()
             };
-            if let Some(ldap) = &state.ldap {
+            if let Some(ldap) = state.ldap_connected() {
                 // Bulk edits are not written to LDAP: fields LDAP owns are changed there.
                 let mut owned = ldap.ldap_owned(&before, &patch);
                 owned.retain(|f| patch_changes(&before, &patch, f));

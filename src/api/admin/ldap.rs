@@ -3,8 +3,6 @@
 //! request waits for one. Reads are open to every administrator; changes need the `access`
 //! power (docs/api.md, "Admin powers").
 
-use std::sync::Arc;
-
 use crate::api::error::{BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized};
 use axum::{
     Json, Router,
@@ -17,7 +15,7 @@ use serde::Deserialize;
 
 use crate::{
     api::{AccessAdmin, Admin, ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, RemoteAddr},
-    ldap::{LdapError, LdapService, LdapSettings, RawLdapConfig, Run, SyncKind, TestReport},
+    ldap::{LdapSettings, RawLdapConfig, Run, SyncKind, TestReport},
     state::AppState,
 };
 
@@ -33,13 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/ldap/runs/{id}", get(run))
         .route("/api/v1/admin/ldap/runs/{id}/approve", post(approve))
         .route("/api/v1/admin/ldap/runs/{id}/reject", post(reject))
-}
-
-fn connector(state: &AppState) -> Result<&Arc<LdapService>, ApiError> {
-    state
-        .ldap
-        .as_ref()
-        .ok_or_else(|| LdapError::NotConfigured.into())
 }
 
 /// `202 Accepted` with the started run, and where to follow it.
@@ -60,7 +51,7 @@ pub async fn settings(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<LdapSettings>, ApiError> {
-    Ok(Json(connector(&state)?.settings().await?))
+    Ok(Json(state.ldap.settings().await?))
 }
 
 /// Replaces the LDAP settings (the `[ldap]` table's fields; `bind_password` absent keeps the
@@ -78,7 +69,8 @@ pub async fn set_settings(
     ApiJson(input): ApiJson<RawLdapConfig>,
 ) -> Result<Json<LdapSettings>, ApiError> {
     Ok(Json(
-        connector(&state)?
+        state
+            .ldap
             .save_settings(&admin.actor(&remote), input)
             .await?,
     ))
@@ -92,7 +84,7 @@ pub async fn test(
     State(state): State<AppState>,
     _admin: AccessAdmin,
 ) -> Result<Json<TestReport>, ApiError> {
-    Ok(Json(connector(&state)?.test().await?))
+    Ok(Json(state.ldap.test().await?))
 }
 
 /// Which kind of sync to run.
@@ -131,7 +123,7 @@ pub async fn sync(
         None | Some(SyncKindParam::Full) => SyncKind::Full,
         Some(SyncKindParam::Incremental) => SyncKind::Incremental,
     };
-    let run = connector(&state)?.start_sync("manual", kind, false).await?;
+    let run = state.ldap.start_sync("manual", kind, false).await?;
     Ok(accepted(run))
 }
 
@@ -153,7 +145,8 @@ pub async fn runs(
     ApiQuery(params): ApiQuery<RunParams>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
     Ok(Json(
-        connector(&state)?
+        state
+            .ldap
             .runs(crate::api::in_range("limit", params.limit, 50, 1, 500)?)
             .await?,
     ))
@@ -170,7 +163,7 @@ pub async fn run(
     _admin: Admin,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Run>, ApiError> {
-    Ok(Json(connector(&state)?.run(id).await?))
+    Ok(Json(state.ldap.run(id).await?))
 }
 
 /// Approves a blocked run and starts a full sync in the background that may disable beyond
@@ -189,7 +182,7 @@ pub async fn approve(
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = admin.actor(&remote);
-    Ok(accepted(connector(&state)?.approve(&actor, id).await?))
+    Ok(accepted(state.ldap.approve(&actor, id).await?))
 }
 
 /// Rejects a blocked run: nothing of it is applied and it no longer waits (status `rejected`).
@@ -206,5 +199,5 @@ pub async fn reject(
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Run>, ApiError> {
     let actor = admin.actor(&remote);
-    Ok(Json(connector(&state)?.reject(&actor, id).await?))
+    Ok(Json(state.ldap.reject(&actor, id).await?))
 }

@@ -211,7 +211,7 @@ pub async fn store_patch(
     id: StaffId,
     patch: StaffPatch,
 ) -> Result<std::sync::Arc<Staff>, ApiError> {
-    let person = match &state.ldap {
+    let person = match state.ldap_connected() {
         Some(ldap) => ldap.update_staff(actor, id, patch).await?,
         None => {
             state
