@@ -156,7 +156,7 @@ custom = {{ employee_no = "employeeNumber" }}
         ..Default::default()
     })?;
     let state = app::open_services(config, false).await?;
-    let connector = state.ldap.clone().ok_or("no ldap")?;
+    let connector = state.ldap.clone();
     let started = Instant::now();
     let run = connector.sync("bench", SyncKind::Full, false).await?;
     let full = started.elapsed().as_secs_f64();
