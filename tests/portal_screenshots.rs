@@ -78,6 +78,8 @@ async fn portal_screenshots() {
     }
 
     let mut it_pages = it_pages(&app).await;
+    let group = chat_groups(&app).await;
+    it_pages.push(("group", format!("/admin/groups/{group}"), "#member-table"));
     mail_outbox(&app).await;
     for _ in 0..100 {
         let deliveries = app
@@ -148,6 +150,7 @@ async fn portal_screenshots() {
             browser.screenshot(&shot(name)).await;
         }
         hr_screenshots(&app, &browser, &shot).await;
+        announcement_preview(&app, &browser, &shot("announcements-preview")).await;
 
         // An employee without admin rights.
         let employee = Browser::start(lang).await;
@@ -159,6 +162,85 @@ async fn portal_screenshots() {
         employee.screenshot(&shot("no-access")).await;
     }
     println!("screenshots in {}", out.display());
+}
+
+/// A few chat groups of Backend's employees, so the groups page has rows; the id of one.
+async fn chat_groups(app: &TestApp) -> String {
+    let people: Vec<(String, String)> = crate::im_support::employees(app, "Backend", 5)
+        .await
+        .into_iter()
+        .map(|p| (p.token, p.id))
+        .collect();
+    let mut first = String::new();
+    for (n, name) in [
+        "季度规划 Q3 planning",
+        "午餐俱乐部 Lunch club",
+        "发布值班 Release on-call",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (token, _) = &people[n % people.len()];
+        let members: Vec<&str> = people.iter().skip(n).map(|(_, id)| id.as_str()).collect();
+        let created = app
+            .call(
+                Method::POST,
+                "/api/v1/im/groups",
+                Some(token),
+                Some(json!({"name": name, "members": members,
+                    "announcement": "每周一 10:00 例会 Weekly sync on Mondays"})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        if first.is_empty() {
+            first = created.body["conversation"]
+                .as_str()
+                .expect("group")
+                .to_owned();
+        }
+    }
+    first
+}
+
+/// The announcement page at its confirmation step (a department's chat and its subtree).
+async fn announcement_preview(app: &TestApp, browser: &Browser, path: &std::path::Path) {
+    browser
+        .goto(&format!("{}/admin/announcements", app.base))
+        .await;
+    let department = browser
+        .client
+        .execute(
+            "return document.querySelectorAll('#announce-department option')[1].value",
+            vec![],
+        )
+        .await
+        .expect("a department");
+    browser
+        .find("#announce-department")
+        .await
+        .select_by_value(department.as_str().expect("id"))
+        .await
+        .expect("select");
+    browser
+        .find("#announce-subtree")
+        .await
+        .click()
+        .await
+        .expect("subtree");
+    browser
+        .find("#announce-text")
+        .await
+        .send_keys("今晚 22:00 至 23:00 系统维护，期间消息可能延迟。\nMaintenance tonight 22:00–23:00: messages may be delayed.")
+        .await
+        .expect("text");
+    browser
+        .find("#preview-announcement")
+        .await
+        .click()
+        .await
+        .expect("preview");
+    browser.find("#send-announcement").await;
+    browser.screenshot(path).await;
 }
 
 /// Mail settings pointing at a port nobody listens on, and a test mail waiting in the outbox
