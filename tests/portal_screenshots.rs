@@ -296,6 +296,21 @@ async fn ldap_screenshots() {
         std::path::PathBuf::from,
     );
     std::fs::create_dir_all(&out).expect("screenshot folder");
+    // Before LDAP is connected: the blank form IT fills in.
+    let blank = Storage::new(Backend::Sqlite).await;
+    let app = TestApp::start(&blank, false).await;
+    for (lang, code) in [("zh-CN", "zh"), ("en-US", "en")] {
+        let browser = Browser::start(lang).await;
+        browser.goto(&format!("{}/admin/ldap", app.base)).await;
+        browser.sign_in("admin", common::ADMIN_PASSWORD).await;
+        browser.wait_for_path("/admin/ldap").await;
+        browser.find("#ldap-source").await;
+        browser
+            .screenshot(&out.join(format!("ldap-new-{code}.png")))
+            .await;
+    }
+    app.stop().await;
+
     let slapd = common::slapd::Slapd::start(&[]);
     let storage = Storage::new(Backend::Sqlite).await;
     let mut file = slapd.config("read_only");

@@ -175,7 +175,7 @@ class App {
 
   onIncoming({ conv, message }) {
     if (conv.muted) return;
-    const sender = this.contacts.nameOf(message.sender) || t("chat.someone");
+    const sender = message.sender ? this.contacts.nameOf(message.sender) || t("chat.someone") : t("chat.system");
     const title = conv.kind === "direct" ? sender : `${sender} · ${convName(this, conv)}`;
     notify.show(title, preview(this, message), conv.id, () => this.navigate(`#/chats/${conv.id}`));
   }

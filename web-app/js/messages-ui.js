@@ -12,6 +12,8 @@ const GROUP_GAP_MS = 5 * 60 * 1000;
 export function names(app) {
   return (staff) => {
     if (staff === app.chat.me) return t("chat.you");
+    // No sender: the server's own (announcements, the server API).
+    if (!staff) return t("chat.system");
     return app.contacts.nameOf(staff) || t("chat.someone");
   };
 }

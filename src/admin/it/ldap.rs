@@ -44,6 +44,8 @@ struct SettingsForm {
     source: String,
     /// Whether the password in force is the file's or one IT entered, translated.
     password: String,
+    /// The intro: how saved settings relate to the file's, or how to connect a first time.
+    intro: String,
     /// A digest of the settings the form showed: a save over newer ones is refused.
     was: String,
     message: Option<String>,
@@ -120,10 +122,25 @@ fn settings_page(
     let form = current.map(|settings| {
         let values = values.unwrap_or_else(|| Values::of(&settings.settings));
         let (source, password) = source_text(&tr, settings);
+        let first_time = settings.source == "none";
+        let mut sections = ldap_form::sections(&tr, &values, &errors);
+        if first_time {
+            // No file's password to go back to.
+            for section in &mut sections {
+                section.fields.retain(|f| f.name != "bind_password_reset");
+            }
+        }
         SettingsForm {
-            sections: ldap_form::sections(&tr, &values, &errors),
+            sections,
             source,
             password,
+            intro: tr
+                .t(if first_time {
+                    "ldap.settings.intro_new"
+                } else {
+                    "ldap.settings.intro"
+                })
+                .to_owned(),
             was: digest(settings),
             message,
         }
