@@ -14,6 +14,8 @@ mod contacts_storage;
 mod contacts_views;
 mod directory_api;
 mod http_edges;
+mod im_apps;
+mod im_apps_bot;
 mod im_departments;
 mod im_durability;
 mod im_faults;

@@ -20,6 +20,7 @@ mod m20261201_000012_mail;
 mod m20261201_000013_storage_history;
 mod m20261202_000014_ldap_settings;
 mod m20261203_000016_push;
+mod m20261203_000017_apps;
 mod m20261204_000018_group_listing;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_ldap_settings::Migration),
             Box::new(m20261130_000015_webhook_deliveries::Migration),
             Box::new(m20261203_000016_push::Migration),
+            Box::new(m20261203_000017_apps::Migration),
             Box::new(m20261204_000018_group_listing::Migration),
         ]
     }

@@ -121,6 +121,7 @@ fn kind_key(kind: &str) -> &'static str {
         Some(EntityKind::ApiKey) => "audit.kind.api_key",
         Some(EntityKind::Webhook) => "audit.kind.webhook",
         Some(EntityKind::Conversation) => "audit.kind.conversation",
+        Some(EntityKind::App) => "audit.kind.app",
         None => "audit.kind.other",
     }
 }

@@ -109,6 +109,12 @@ pub const SECTIONS: &[NavSection] = &[
                 icon: "key",
             },
             NavEntry {
+                id: "apps",
+                label: "nav.apps",
+                href: "/admin/apps",
+                icon: "chat",
+            },
+            NavEntry {
                 id: "webhooks",
                 label: "nav.webhooks",
                 href: "/admin/webhooks",

@@ -144,7 +144,7 @@ fn deliver(
     if webhooks.wants_offline() {
         let personal = !matches!(
             row.kind,
-            MessageKind::System | MessageKind::Recall | MessageKind::Edit
+            MessageKind::System | MessageKind::Recall | MessageKind::Edit | MessageKind::CardUpdate
         );
         if personal {
             let offline: Vec<StaffId> = to

@@ -18,6 +18,13 @@ pub enum ImError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// An action on a card that no longer takes any (decided, closed by its app, or its app
+    /// revoked).
+    #[error("{0}")]
+    CardClosed(String),
+    /// A second action by the same person on a card that takes one per person.
+    #[error("you have already answered this card")]
+    AlreadyAnswered,
     #[error("the server is busy; retry shortly")]
     Overloaded,
     #[error("the server is shutting down")]
@@ -43,6 +50,8 @@ impl ImError {
             Self::Muted => "muted",
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "too_large",
+            Self::CardClosed(_) => "card_closed",
+            Self::AlreadyAnswered => "already_answered",
             Self::Overloaded => "overloaded",
             Self::ShuttingDown => "shutting_down",
             Self::Unauthorized(_) => "unauthorized",

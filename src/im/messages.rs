@@ -33,7 +33,13 @@ async fn load_target(
 fn is_event(kind: &str) -> bool {
     matches!(
         MessageKind::parse(kind),
-        Some(MessageKind::System | MessageKind::Recall | MessageKind::Edit) | None
+        Some(
+            MessageKind::System
+                | MessageKind::Recall
+                | MessageKind::Edit
+                | MessageKind::Card
+                | MessageKind::CardUpdate
+        ) | None
     )
 }
 

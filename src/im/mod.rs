@@ -9,6 +9,7 @@
 
 mod admin;
 mod announce;
+pub mod apps;
 pub mod config;
 mod conversations;
 pub mod deliveries;

@@ -137,6 +137,10 @@ pub enum MessageKind {
     System,
     Recall,
     Edit,
+    /// An app's card (`im::apps`): written by the server for an app.
+    Card,
+    /// A card's new state (`ref_seq` names the card).
+    CardUpdate,
 }
 
 impl MessageKind {
@@ -151,6 +155,8 @@ impl MessageKind {
             Self::System => "system",
             Self::Recall => "recall",
             Self::Edit => "edit",
+            Self::Card => "card",
+            Self::CardUpdate => "card_update",
         }
     }
     pub fn parse(text: &str) -> Option<Self> {
@@ -164,12 +170,17 @@ impl MessageKind {
             "system" => Self::System,
             "recall" => Self::Recall,
             "edit" => Self::Edit,
+            "card" => Self::Card,
+            "card_update" => Self::CardUpdate,
             _ => return None,
         })
     }
     /// Kinds a client may send.
     pub fn client_sendable(self) -> bool {
-        !matches!(self, Self::System | Self::Recall | Self::Edit)
+        !matches!(
+            self,
+            Self::System | Self::Recall | Self::Edit | Self::Card | Self::CardUpdate
+        )
     }
     /// Kinds that refer to an uploaded file by `file_id`.
     pub fn carries_file(self) -> bool {
@@ -260,7 +271,11 @@ impl MessageBody {
                 searchable = text_field(body, "name", false)?.map(str::to_owned);
             }
             MessageKind::Custom => {}
-            MessageKind::System | MessageKind::Recall | MessageKind::Edit => {}
+            MessageKind::System
+            | MessageKind::Recall
+            | MessageKind::Edit
+            | MessageKind::Card
+            | MessageKind::CardUpdate => {}
         }
         let json = serde_json::to_string(body).map_err(|e| invalid("body", e.to_string()))?;
         if json.len() > MAX_BODY_BYTES {

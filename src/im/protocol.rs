@@ -61,6 +61,7 @@ pub const CLIENT_FRAME_TYPES: &[&str] = &[
     "typing",
     "presence",
     "conversations",
+    "action",
 ];
 
 /// A frame from the client.
@@ -114,6 +115,17 @@ pub enum ClientFrame {
     Conversations {
         #[serde(default)]
         id: Option<ReqId>,
+    },
+    /// "I press action `action` of the card at `seq`" (with a comment where the action offers
+    /// one); answered by `ack` (the `card_update` event's position) or `error`.
+    Action {
+        #[serde(default)]
+        id: Option<ReqId>,
+        conversation: ConversationId,
+        seq: Seq,
+        action: String,
+        #[serde(default)]
+        comment: Option<String>,
     },
 }
 

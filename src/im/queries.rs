@@ -253,7 +253,7 @@ impl Im {
                 "SELECT conversation_id, COUNT(*) AS n, \
                  CAST(MAX(CASE WHEN mentions LIKE {like} OR mentions = '\"all\"' THEN 1 ELSE 0 END) AS BIGINT) AS m \
                  FROM im_messages WHERE {clause} \
-                 AND kind IN ('text','image','file','voice','location','custom') \
+                 AND kind IN ('text','image','file','voice','location','custom','card') \
                  AND (sender_id IS NULL OR sender_id <> {me}) GROUP BY conversation_id"
             );
             for row in self

@@ -56,6 +56,8 @@ pub struct Im {
     pub(crate) sessions: Arc<Sessions>,
     pub(crate) hub: Arc<dyn Hub>,
     pub(crate) webhooks: Arc<Webhooks>,
+    /// The queue worker of callbacks to apps (`apps::callbacks`).
+    pub(crate) callbacks: Arc<super::apps::Callbacks>,
     pub(crate) directory: Arc<Directory>,
     pub(crate) contacts: Arc<Contacts>,
     pub(crate) auth: Arc<Auth>,
@@ -122,6 +124,7 @@ impl Im {
             sessions,
             hub,
             webhooks,
+            callbacks: Arc::default(),
             directory: directory.clone(),
             contacts,
             auth,
@@ -176,7 +179,10 @@ impl Im {
                 }
             })
         };
-        self.loops.lock_or_recover().extend([flusher, cues]);
+        let callbacks = super::apps::spawn_callbacks(self);
+        self.loops
+            .lock_or_recover()
+            .extend([flusher, cues, callbacks]);
     }
 
     /// Keeps a background loop, to be stopped at shutdown.

@@ -285,6 +285,25 @@ impl Session {
                 };
                 self.write(socket, protocol::to_text(&frame)).await
             }
+            ClientFrame::Action {
+                id,
+                conversation,
+                seq,
+                action,
+                comment,
+            } => {
+                self.link
+                    .inflight
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                let reply = Reply::Session {
+                    link: self.link.clone(),
+                    id,
+                    client_msg_id: None,
+                };
+                im.act(staff, conversation, seq, &action, comment.as_deref(), reply)
+                    .await;
+                Ok(())
+            }
             ClientFrame::Conversations { id } => match im.summaries(staff).await {
                 Ok(items) => {
                     let frame = ConversationsFrame {

@@ -37,6 +37,8 @@ pub enum EntityKind {
     Webhook,
     /// A group or department conversation (dissolved, new owner, an announcement sent to it).
     Conversation,
+    /// An app of the messaging server API (it sends cards).
+    App,
 }
 
 impl EntityKind {
@@ -55,10 +57,11 @@ impl EntityKind {
             Self::ApiKey => "api_key",
             Self::Webhook => "webhook",
             Self::Conversation => "conversation",
+            Self::App => "app",
         }
     }
 
-    pub const ALL: [EntityKind; 13] = [
+    pub const ALL: [EntityKind; 14] = [
         Self::Department,
         Self::Staff,
         Self::Account,
@@ -72,6 +75,7 @@ impl EntityKind {
         Self::ApiKey,
         Self::Webhook,
         Self::Conversation,
+        Self::App,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {

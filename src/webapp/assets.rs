@@ -40,6 +40,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("js/chat.js", JS),
         asset!("js/chat-ui.js", JS),
         asset!("js/messages-ui.js", JS),
+        asset!("js/cards.js", JS),
         asset!("js/composer.js", JS),
         asset!("js/files.js", JS),
         asset!("js/notify.js", JS),

@@ -251,6 +251,21 @@ impl Client {
         }
     }
 
+    /// The ack or error answering the frame with request id `id`.
+    pub async fn answer_to(&mut self, id: &str) -> Value {
+        let answers = |f: &Value| (f["type"] == "ack" || f["type"] == "error") && f["id"] == id;
+        if let Some(i) = self.pending.iter().position(answers) {
+            return self.pending.remove(i);
+        }
+        loop {
+            let frame = self.read().await.expect("a frame, not a close");
+            if answers(&frame) {
+                return frame;
+            }
+            self.pending.push(frame);
+        }
+    }
+
     /// The next pushed `message`.
     pub async fn message(&mut self) -> Value {
         self.next_of("message").await

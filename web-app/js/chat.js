@@ -9,7 +9,7 @@ import { get } from "./api.js";
 /** Error codes after which the same frame may succeed later (docs/protocol.md, "error"). */
 const RETRYABLE = new Set(["overloaded", "shutting_down", "internal", "rate_limited"]);
 /** Kinds that are events about other messages, not messages. */
-const EVENTS = new Set(["edit", "recall"]);
+const EVENTS = new Set(["edit", "recall", "card_update"]);
 const HISTORY_PAGE = 30;
 
 function uuid() {
@@ -235,7 +235,7 @@ export class Chat extends EventTarget {
       while (i > 0 && list[i - 1].seq > entry.seq) i--;
       list.splice(i, 0, entry);
     }
-    if (entry.kind === "edit" || entry.kind === "recall") this.applyEvent(conv, entry);
+    if (EVENTS.has(entry.kind)) this.applyEvent(conv, entry);
     // A message of ours that was stored before its ack got lost: it is acknowledged now.
     if (entry.sender === this.me && entry.client_msg_id && this.outbox.has(entry.client_msg_id)) {
       this.dropPending(entry.client_msg_id);
@@ -247,6 +247,8 @@ export class Chat extends EventTarget {
     const target = conv.bySeq.get(event.ref_seq);
     if (!target) return;
     if (event.kind === "recall") Object.assign(target, { recalled: true, body: null });
+    // A card's new state (an action, the app's change, closed) replaces it whole.
+    else if (event.kind === "card_update") Object.assign(target, { body: event.body });
     else if (!target.recalled) Object.assign(target, { body: event.body, edited_at: event.ts });
     target.rev = (target.rev || 0) + 1;
   }
@@ -356,6 +358,13 @@ export class Chat extends EventTarget {
     const item = this.outbox.get(id);
     this.dropPending(id);
     if (item) this.changed({ conversation: item.conversation, list: true });
+  }
+
+  /** Presses a card's action; the card's new state follows as a `card_update` event. */
+  async act(conv, seq, action, comment) {
+    const frame = { type: "action", conversation: conv.id, seq, action };
+    if (comment) frame.comment = comment;
+    await this.socket.request(frame, { accepts: (f) => f.type === "ack" || f.type === "error" });
   }
 
   /** Edits or recalls a message (`kind`: "edit" | "recall"); rejects with the server's error. */

@@ -5,6 +5,7 @@
 import { avatar, confirmDialog, h, icon, toast } from "./dom.js";
 import { clock, dayHeading, dayKey, list, size, t } from "./i18n.js";
 import { download, fileUrl, lightbox } from "./files.js";
+import { cardBody } from "./cards.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 
@@ -30,6 +31,7 @@ export function preview(app, message) {
     case "voice": return t("msg.voice_preview");
     case "location": return t("msg.location_preview", { name: body.name || "" });
     case "system": return systemText(app, message);
+    case "card": return t("msg.card_preview", { title: body.title || "" });
     default: return t("msg.custom");
   }
 }
@@ -126,7 +128,7 @@ function fileBody(body) {
     icon("download", 18));
 }
 
-function bodyOf(app, message) {
+function bodyOf(app, conv, message) {
   const body = message.body || {};
   if (message.recalled) return h("span", { class: "recalled" }, message.sender === app.chat.me ? t("msg.you_recalled") : t("msg.recalled"));
   switch (message.kind) {
@@ -139,6 +141,7 @@ function bodyOf(app, message) {
       return audio;
     }
     case "location": return h("div", { class: "text" }, t("msg.location", { name: body.name || "", lat: body.lat, lng: body.lng }));
+    case "card": return cardBody(app, conv, message);
     default: return h("div", { class: "text muted" }, t("msg.custom"));
   }
 }
@@ -174,7 +177,7 @@ export class MessageList {
     const out = [];
     let prev = null;
     const push = (key, message, pending) => {
-      if (message.kind === "edit" || message.kind === "recall") return;
+      if (message.kind === "edit" || message.kind === "recall" || message.kind === "card_update") return;
       const day = dayKey(message.ts);
       const newDay = !prev || dayKey(prev.ts) !== day;
       const system = message.kind === "system";
@@ -276,10 +279,11 @@ export class MessageList {
       return h("div", { class: "msg msg-system", data: { seq: message.seq } }, day, h("div", { class: "system-text" }, systemText(app, message)));
     }
     const mine = message.sender === app.chat.me;
-    const who = names(app)(message.sender);
+    // An app's card names its app: apps are not people.
+    const who = message.kind === "card" ? message.body?.app?.name || t("card.app") : names(app)(message.sender);
     const classes = ["msg", mine ? "mine" : "theirs", row.head ? "head" : "", pending ? "pending" : "", pending?.failed ? "failed" : ""].filter(Boolean).join(" ");
     const foot = [];
-    if (message.edited_at && !message.recalled) foot.push(h("span", { class: "edited" }, t("msg.edited")));
+    if (message.edited_at && !message.recalled && message.kind !== "card") foot.push(h("span", { class: "edited" }, t("msg.edited")));
     const mark = this.readMark(row);
     if (mark === "read") foot.push(h("span", { class: "receipt read" }, t("msg.read")));
     else if (mark === "unread") foot.push(h("span", { class: "receipt" }, t("msg.delivered")));
@@ -296,16 +300,16 @@ export class MessageList {
     return h("div", { class: classes, data: pending ? { cmid: pending.client_msg_id } : { seq: message.seq } },
       day,
       h("div", { class: "msg-row" },
-        mine ? null : row.head ? avatar(who, message.sender, "avatar-sm") : h("span", { class: "avatar-gap" }),
+        mine ? null : row.head ? avatar(who, message.sender || message.body?.app?.id, "avatar-sm") : h("span", { class: "avatar-gap" }),
         h("div", { class: "msg-col" },
           row.head ? h("div", { class: "msg-meta" }, mine ? null : h("span", { class: "msg-name" }, who), h("time", { class: "msg-time" }, clock(message.ts))) : null,
-          h("div", { class: `bubble kind-${message.kind}${message.recalled ? " is-recalled" : ""}` }, bodyOf(app, message)),
+          h("div", { class: `bubble kind-${message.kind}${message.recalled ? " is-recalled" : ""}` }, bodyOf(app, this.conv, message)),
           foot.length ? h("div", { class: "msg-foot" }, foot) : null),
         pending ? null : this.actions(message, mine)));
   }
 
   actions(message, mine) {
-    if (message.recalled) return null;
+    if (message.recalled || message.kind === "card") return null;
     const age = Date.now() - message.ts;
     const manager = this.conv.role === "owner" || this.conv.role === "admin";
     const buttons = [];

@@ -4,6 +4,7 @@
 //! `/api/v1/admin/im/...` does (its checks, its audit lines); nothing is decided here.
 
 mod announce;
+mod apps;
 mod groups;
 mod keys;
 mod settings;
@@ -23,6 +24,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/api-keys", get(keys::list).post(keys::create))
         .route("/admin/api-keys/{id}/revoke", post(keys::revoke))
+        .route("/admin/apps", get(apps::list).post(apps::create))
+        .route("/admin/apps/{id}/revoke", post(apps::revoke))
         .route(
             "/admin/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -3,6 +3,7 @@
 //! administration and the server API have their own files.
 
 pub(crate) mod admin;
+pub(crate) mod apps;
 pub(crate) mod files;
 pub(crate) mod groups;
 
@@ -59,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(files::router())
         .merge(admin::router())
+        .merge(apps::router())
 }
 
 /// The caller as a person (service accounts have no conversations).
