@@ -3,6 +3,7 @@
 //! delta, never a snapshot — counted on the server's /metrics), search by pinyin initials, a
 //! person's card without masked fields, both languages. On SQLite and PostgreSQL.
 
+mod cards;
 mod chat;
 mod proxy;
 mod screenshots;

@@ -9,9 +9,9 @@ import { clock, dayHeading, t } from "./i18n.js";
 /** Asks for an optional comment; resolves with the text ("" for none) or null when cancelled. */
 function commentDialog(action) {
   return dialog(action.label, (box, done) => {
-    const input = h("textarea", { id: "card-comment", rows: 3, maxlength: 500, placeholder: t("card.comment_placeholder") });
+    const input = h("textarea", { id: "card-comment", rows: 3, maxlength: 500, placeholder: t("appcard.comment_placeholder") });
     box.append(
-      h("label", { for: "card-comment" }, t("card.comment")),
+      h("label", { for: "card-comment" }, t("appcard.comment")),
       input,
       h("div", { class: "dialog-actions" },
         h("button", { type: "button", class: "btn", onclick: () => done(null) }, t("action.cancel")),
@@ -40,7 +40,7 @@ async function press(app, conv, message, action) {
   try {
     await app.chat.act(conv, message.seq, action.id, comment || undefined);
   } catch (error) {
-    const known = { card_closed: "card.error.closed", already_answered: "card.error.answered" };
+    const known = { card_closed: "appcard.error.closed", already_answered: "appcard.error.answered" };
     toast(known[error.code] ? t(known[error.code]) : error.message || t("error.network"), "error");
   }
 }
@@ -52,7 +52,7 @@ export function cardBody(app, conv, message) {
   const mine = (b.responses || []).find((r) => r.staff === me);
   const closed = b.closed;
   const parts = [
-    h("div", { class: "card-app" }, h("span", { class: "card-app-badge" }, t("card.app")), b.app?.name || ""),
+    h("div", { class: "card-app" }, h("span", { class: "card-app-badge" }, t("appcard.app")), b.app?.name || ""),
     h("div", { class: "card-title" }, b.title || ""),
   ];
   if (b.text) parts.push(h("div", { class: "card-text" }, b.text));
@@ -62,12 +62,12 @@ export function cardBody(app, conv, message) {
   if (b.image) parts.push(h("img", { class: "card-image", src: b.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer" }));
   if (closed) {
     const text = closed.by
-      ? t("card.decided", { name: closed.by === me ? t("chat.you") : closed.by_name || t("chat.someone"), action: closed.label || closed.action, time: when(closed.at) })
-      : t("card.closed", { time: when(closed.at) });
+      ? t("appcard.decided", { name: closed.by === me ? t("chat.you") : closed.by_name || t("chat.someone"), action: closed.label || closed.action, time: when(closed.at) })
+      : t("appcard.closed", { time: when(closed.at) });
     parts.push(h("div", { class: "card-state card-closed", role: "status" }, text));
     if (closed.comment) parts.push(h("div", { class: "card-comment-shown" }, `“${closed.comment}”`));
   } else if (mine) {
-    parts.push(h("div", { class: "card-state card-answered", role: "status" }, t("card.you_answered", { action: mine.label, time: when(mine.at) })));
+    parts.push(h("div", { class: "card-state card-answered", role: "status" }, t("appcard.you_answered", { action: mine.label, time: when(mine.at) })));
   } else if (Array.isArray(b.actions) && b.actions.length) {
     parts.push(h("div", { class: "card-actions" }, b.actions.map((a, i) => h("button", {
       type: "button",
@@ -77,7 +77,7 @@ export function cardBody(app, conv, message) {
     }, a.label))));
   }
   if (b.decision === "per_person" && b.response_count > 0) {
-    parts.push(h("div", { class: "card-count muted" }, t("card.responses", { count: b.response_count })));
+    parts.push(h("div", { class: "card-count muted" }, t("appcard.responses", { count: b.response_count })));
   }
   return h("div", { class: `card-msg${closed ? " is-closed" : ""}`, data: { card: b.card_id || "" } }, parts);
 }

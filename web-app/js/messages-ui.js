@@ -280,7 +280,7 @@ export class MessageList {
     }
     const mine = message.sender === app.chat.me;
     // An app's card names its app: apps are not people.
-    const who = message.kind === "card" ? message.body?.app?.name || t("card.app") : names(app)(message.sender);
+    const who = message.kind === "card" ? message.body?.app?.name || t("appcard.app") : names(app)(message.sender);
     const classes = ["msg", mine ? "mine" : "theirs", row.head ? "head" : "", pending ? "pending" : "", pending?.failed ? "failed" : ""].filter(Boolean).join(" ");
     const foot = [];
     if (message.edited_at && !message.recalled && message.kind !== "card") foot.push(h("span", { class: "edited" }, t("msg.edited")));

@@ -218,7 +218,7 @@ impl Im {
             .into_iter()
             .map(app_of)
             .collect();
-        apps.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        apps.sort_by_key(|a| std::cmp::Reverse(a.created_at));
         Ok(apps)
     }
 
