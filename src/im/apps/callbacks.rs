@@ -211,14 +211,22 @@ impl Im {
             .filter(callback::Column::Id.eq(row.id));
         match result {
             Ok((code, answer)) => {
-                let note = self.apply_answer(&row, &answer).await.err();
+                // Delivered first: the app's answer may take a while to apply, and the callback
+                // is done either way.
                 update
                     .col_expr(callback::Column::Status, Expr::value("ok"))
                     .col_expr(callback::Column::ResponseCode, Expr::value(i32::from(code)))
-                    .col_expr(callback::Column::Error, Expr::value(note))
+                    .col_expr(callback::Column::Error, Expr::value(Option::<String>::None))
                     .col_expr(callback::Column::DoneAt, Expr::value(now))
                     .exec(&self.db)
                     .await?;
+                if let Err(note) = self.apply_answer(&row, &answer).await {
+                    callback::Entity::update_many()
+                        .col_expr(callback::Column::Error, Expr::value(note))
+                        .filter(callback::Column::Id.eq(row.id))
+                        .exec(&self.db)
+                        .await?;
+                }
                 self.prune_callbacks(row.app_id).await
             }
             Err((code, error)) => {
