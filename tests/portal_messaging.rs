@@ -154,16 +154,12 @@ async fn it_sets_up_mail_and_a_test_mail_arrives(backend: Backend) {
     browser.find("#test-result").await;
     let mut state = String::new();
     for _ in 0..300 {
-        state = browser
-            .find("#test-result")
-            .await
-            .attr("data-state")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        if state != "pending" {
-            break;
+        // htmx replaces the element every second: a read that meets the old one is retried.
+        if let Ok(Some(read)) = browser.find("#test-result").await.attr("data-state").await {
+            state = read;
+            if state != "pending" {
+                break;
+            }
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

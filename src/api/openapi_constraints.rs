@@ -367,7 +367,36 @@ pub fn apply(document: &mut Value, fields: &[FieldDefinition]) -> Result<(), Str
             }
         }
     }
+    uuid_path_patterns(document);
     Ok(())
+}
+
+/// Ids in paths are read as UUIDs (`ApiPath<Uuid>`): anything else is a 400, so the document
+/// says so with a pattern, not only `format: uuid` (which validators may leave unchecked).
+fn uuid_path_patterns(document: &mut Value) {
+    let uuid = format!("^{UUID}$");
+    let operations = document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|methods| methods.values_mut());
+    for operation in operations {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten();
+        for parameter in parameters {
+            if parameter["in"] == "path"
+                && parameter["schema"]["format"] == "uuid"
+                && parameter["schema"].get("pattern").is_none()
+            {
+                parameter["schema"]["pattern"] = Value::String(uuid.clone());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
