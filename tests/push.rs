@@ -457,6 +457,10 @@ async fn sign_out_disabling_and_rejected_pushkeys_remove_devices(backend: Backen
     let kept = register(&app, b, "fresh-key").await;
     // Registering a token again keeps its device.
     assert_eq!(register(&app, b, "fresh-key").await["id"], kept["id"]);
+    // So do registrations of it at the same moment (an app starting on several threads).
+    let again =
+        futures_util::future::join_all((0..8).map(|_| register(&app, b, "fresh-key"))).await;
+    assert!(again.iter().all(|d| d["id"] == kept["id"]), "{again:?}");
     assert_eq!(devices(&app, b).await.len(), 2);
     let conversation = direct(&app, a, b).await;
     say(&app, a, &conversation, "hello").await;

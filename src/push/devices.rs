@@ -161,43 +161,48 @@ pub(crate) async fn register(
     input: DeviceInput,
 ) -> Result<Device, PushError> {
     input.check()?;
-    let txn = db.begin().await?;
-    let existing = device::Entity::find()
-        .filter(device::Column::TokenHash.eq(token_hash(&input.token)))
-        .one(&txn)
-        .await?;
-    let id = match &existing {
-        Some(row) if row.staff_id == staff.0 => row.id,
-        _ => Uuid::now_v7(),
-    };
-    if let Some(row) = existing {
-        device::Entity::delete_by_id(row.id).exec(&txn).await?;
-    }
     let hash = token_hash(&input.token);
-    let row = device::Model {
-        id,
-        staff_id: staff.0,
-        platform: input.platform.as_str().to_owned(),
-        app_id: input
-            .app_id
-            .unwrap_or_else(|| format!("switchboard.{}", input.platform.as_str())),
-        token_hash: hash,
-        token: input.token,
-        language: input.language.unwrap_or_default(),
-        created_at: now_ms(),
-    };
+    // Writes first, then reads: a transaction that reads before it writes can lose SQLite's
+    // write lock to another writer (a 500), and two registrations of one token at once must
+    // both succeed. Another person's device with this token goes (the token moved); one of
+    // this person's is updated in place and keeps its id.
+    let txn = db.begin().await?;
+    device::Entity::delete_many()
+        .filter(device::Column::TokenHash.eq(hash.clone()))
+        .filter(device::Column::StaffId.ne(staff.0))
+        .exec(&txn)
+        .await?;
     device::Entity::insert(device::ActiveModel {
-        id: Set(row.id),
-        staff_id: Set(row.staff_id),
-        platform: Set(row.platform.clone()),
-        app_id: Set(row.app_id.clone()),
-        token_hash: Set(row.token_hash.clone()),
-        token: Set(row.token.clone()),
-        language: Set(row.language.clone()),
-        created_at: Set(row.created_at),
+        id: Set(Uuid::now_v7()),
+        staff_id: Set(staff.0),
+        platform: Set(input.platform.as_str().to_owned()),
+        app_id: Set(input
+            .app_id
+            .unwrap_or_else(|| format!("switchboard.{}", input.platform.as_str()))),
+        token_hash: Set(hash.clone()),
+        token: Set(input.token),
+        language: Set(input.language.unwrap_or_default()),
+        created_at: Set(now_ms()),
     })
+    .on_conflict(
+        OnConflict::column(device::Column::TokenHash)
+            .update_columns([
+                device::Column::StaffId,
+                device::Column::Platform,
+                device::Column::AppId,
+                device::Column::Token,
+                device::Column::Language,
+                device::Column::CreatedAt,
+            ])
+            .to_owned(),
+    )
     .exec_without_returning(&txn)
     .await?;
+    let row = device::Entity::find()
+        .filter(device::Column::TokenHash.eq(hash))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("the device just registered".into()))?;
     let mine = device::Entity::find()
         .filter(device::Column::StaffId.eq(staff.0))
         .order_by_desc(device::Column::CreatedAt)
