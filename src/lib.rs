@@ -17,6 +17,7 @@ pub mod locks;
 pub mod mail;
 pub mod observability;
 pub mod push;
+pub mod retry;
 pub mod state;
 pub mod store;
 pub mod webapp;

@@ -43,12 +43,38 @@ pub struct ApiKeyInfo {
 /// Characters of a key kept to recognise it: the `sbk_` prefix and 8 of its 48 hex digits.
 const SHOWN_PREFIX: usize = API_KEY_PREFIX.len() + 8;
 
-fn journal_error(error: StoreError) -> ImError {
+pub(super) fn journal_error(error: StoreError) -> ImError {
     ImError::Internal(error.to_string())
 }
 
-fn hash_key(key: &str) -> String {
+/// What is stored of a key: its SHA-256 (the key is shown once, never kept).
+pub(super) fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// 24 random bytes as hex: the secret part of a key, or a callback secret.
+pub(super) fn random_secret() -> String {
+    let secret: [u8; 24] = rand::rng().random();
+    hex::encode(secret)
+}
+
+/// A new key (API keys and apps' keys alike): the key, shown once; its first characters, kept
+/// to recognise it; and its hash, kept to check it.
+pub(super) struct NewKey {
+    pub key: String,
+    pub prefix: String,
+    pub hash: String,
+}
+
+impl NewKey {
+    pub(super) fn generate() -> Self {
+        let key = format!("{API_KEY_PREFIX}{}", random_secret());
+        Self {
+            prefix: key[..SHOWN_PREFIX].to_owned(),
+            hash: hash_key(&key),
+            key,
+        }
+    }
 }
 
 impl Im {
@@ -274,12 +300,11 @@ impl Im {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ImError::invalid("name", "1 to 100 characters"));
         }
-        let secret: [u8; 24] = rand::rng().random();
-        let key = format!("{API_KEY_PREFIX}{}", hex::encode(secret));
+        let NewKey { key, prefix, hash } = NewKey::generate();
         let info = ApiKeyInfo {
             id: Uuid::now_v7(),
             name: name.to_owned(),
-            prefix: Some(key[..SHOWN_PREFIX].to_owned()),
+            prefix: Some(prefix),
             created_at: super::model::now_millis(),
             revoked: false,
         };
@@ -292,7 +317,7 @@ impl Im {
         api_key::Entity::insert(api_key::ActiveModel {
             id: Set(info.id),
             name: Set(info.name.clone()),
-            key_hash: Set(hash_key(&key)),
+            key_hash: Set(hash),
             key_prefix: Set(info.prefix.clone()),
             created_at: Set(info.created_at),
             revoked: Set(false),

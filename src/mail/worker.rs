@@ -197,7 +197,9 @@ async fn record(
     let config = &mail.config;
     let give_up = failure.permanent || attempts as u32 >= config.max_attempts;
     let next = (!give_up).then(|| {
-        now_ms() + backoff(config.retry_base, config.retry_cap, attempts).as_millis() as i64
+        now_ms()
+            + crate::retry::backoff(config.retry_base, config.retry_cap, attempts).as_millis()
+                as i64
     });
     outbox::mark_failed_attempt(&mail.db, row.id, &failure.message, next).await?;
     if give_up {
@@ -208,12 +210,6 @@ async fn record(
         tracing::info!(kind = %row.kind, id = %row.id, attempts, error = %failure.message, "mail not sent; will retry");
     }
     Ok(())
-}
-
-/// The wait after the `attempts`-th failed attempt: base, 2×base, 4×base … up to `cap`.
-pub(crate) fn backoff(base: Duration, cap: Duration, attempts: i32) -> Duration {
-    let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
-    base.saturating_mul(1 << doublings).min(cap)
 }
 
 fn build_transport(settings: &Settings, timeout: Duration) -> Result<Transport, Failure> {
@@ -296,17 +292,4 @@ fn message(row: &row::Model, settings: &Settings) -> Result<Message, Failure> {
             row.body_html.clone(),
         ))
         .map_err(|e| permanent(format!("the mail cannot be built: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let (base, cap) = (Duration::from_secs(30), Duration::from_secs(3600));
-        let waits: Vec<u64> = (1..=9).map(|n| backoff(base, cap, n).as_secs()).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(backoff(base, cap, i32::MAX), cap);
-    }
 }

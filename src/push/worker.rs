@@ -132,7 +132,9 @@ async fn send_one(push: &Push, row: row::Model) -> Result<(), PushError> {
             let config = &push.config;
             let give_up = permanent || attempts as u32 >= config.max_attempts;
             let retry_at = (!give_up).then(|| {
-                now_ms() + backoff(config.retry_base, config.retry_cap, attempts).as_millis() as i64
+                now_ms()
+                    + crate::retry::backoff(config.retry_base, config.retry_cap, attempts)
+                        .as_millis() as i64
             });
             outbox::finish(&push.db, row.id, FAILED, Some(&message), retry_at).await?;
             if retry_at.is_some() {
@@ -202,11 +204,6 @@ async fn attempt(push: &Push, row: &row::Model, staff: StaffId) -> Result<Outcom
 }
 
 /// The wait after the `attempts`-th failed attempt: base, 2×base, 4×base … up to `cap`.
-fn backoff(base: Duration, cap: Duration, attempts: i32) -> Duration {
-    let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
-    base.saturating_mul(1 << doublings).min(cap)
-}
-
 /// The `notify` request body (docs/protocol.md, "Offline push").
 async fn notification(push: &Push, row: &row::Model, staff: StaffId, devices: &[Device]) -> Value {
     let conversation = ConversationId(row.conversation_id);
@@ -251,16 +248,4 @@ async fn notification(push: &Push, row: &row::Model, staff: StaffId, devices: &[
         notification["content"] = json!({ "msgtype": row.message_kind, "body": row.preview });
     }
     json!({ "notification": notification })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let (base, cap) = (Duration::from_secs(1), Duration::from_secs(10));
-        let waits: Vec<u64> = (1..=6).map(|n| backoff(base, cap, n).as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
-    }
 }

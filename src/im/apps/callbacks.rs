@@ -120,11 +120,14 @@ fn listed(row: callback::Model) -> Callback {
     }
 }
 
-/// The delay before attempt `attempts + 1`: 1 s, 2 s, 4 s… up to 5 minutes.
+/// The delay before attempt `attempts + 1`: 1 s, 2 s, 4 s… up to 256 s.
 fn backoff_ms(attempts: i32) -> i64 {
-    1000_i64
-        .saturating_mul(1 << attempts.clamp(1, 9).saturating_sub(1))
-        .min(300_000)
+    crate::retry::backoff(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(256),
+        attempts,
+    )
+    .as_millis() as i64
 }
 
 impl Im {

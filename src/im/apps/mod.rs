@@ -10,10 +10,8 @@ mod cards;
 mod entities;
 mod reach;
 
-use rand::RngExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -22,8 +20,11 @@ pub use card::{CardAction, CardContent, CardField, Decision, MAX_COMMENT};
 pub use cards::{CardTargets, SentCard};
 pub use reach::{AppDepartment, AppPerson};
 
-use super::{Im, ImError, admin::API_KEY_PREFIX};
-use crate::store::{Actor, AuditEntry, EntityKind, StoreError};
+use super::{
+    Im, ImError,
+    admin::{API_KEY_PREFIX, NewKey, hash_key, journal_error, random_secret},
+};
+use crate::store::{Actor, AuditEntry, EntityKind};
 use entities::app;
 
 /// Whom an app may send cards to.
@@ -96,22 +97,6 @@ pub struct AppInput {
     pub reach: Reach,
 }
 
-/// Characters of a key kept to recognise it: the `sbk_` prefix and 8 of its 48 hex digits.
-const SHOWN_PREFIX: usize = API_KEY_PREFIX.len() + 8;
-
-fn journal_error(error: StoreError) -> ImError {
-    ImError::Internal(error.to_string())
-}
-
-fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-fn random_hex() -> String {
-    let secret: [u8; 24] = rand::rng().random();
-    hex::encode(secret)
-}
-
 fn app_of(row: app::Model) -> App {
     App {
         id: row.id,
@@ -173,8 +158,8 @@ impl Im {
     ) -> Result<(App, String, String), ImError> {
         input.check()?;
         self.check_reach_ids(&input.reach)?;
-        let key = format!("{API_KEY_PREFIX}{}", random_hex());
-        let secret = random_hex();
+        let NewKey { key, prefix, hash } = NewKey::generate();
+        let secret = random_secret();
         let row = app::Model {
             id: Uuid::now_v7(),
             name: input.name.trim().to_owned(),
@@ -184,8 +169,8 @@ impl Im {
             reach: input.reach.kind.as_str().to_owned(),
             reach_ids: serde_json::to_string(&input.reach.ids)
                 .map_err(|e| ImError::Internal(e.to_string()))?,
-            key_hash: hash_key(&key),
-            key_prefix: key[..SHOWN_PREFIX].to_owned(),
+            key_hash: hash,
+            key_prefix: prefix,
             created_at: super::model::now_millis(),
             revoked: false,
         };
